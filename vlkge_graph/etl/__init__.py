@@ -1,0 +1,1 @@
+"""ETL: dataset recipes -> a standard table set -> Neo4j."""

@@ -1,0 +1,79 @@
+"""The standard in-memory table set every reader produces and every consumer (loader, trainer) reads.
+
+One shape for all datasets keeps the loader, the trainer and the snapshot format independent of where
+the data came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from vlkge_graph.errors import DataError
+
+SPLITS = ("train", "valid", "test")
+
+#: Entity columns with a fixed meaning; any further column is written to Neo4j as a plain property.
+ENTITY_COLUMNS = ("id", "label", "name", "text", "images")
+TRIPLE_COLUMNS = ("head", "relation", "tail", "split")
+RELATION_COLUMNS = ("relation", "type")
+
+
+@dataclass
+class TableSet:
+    """Entities, relations and triples of one dataset.
+
+    - ``entities``: ``id`` (str, unique), ``label`` (str, the entity's type label, e.g. ``Country``),
+      ``name`` and ``text`` (str or None), ``images`` (list of paths or URLs, possibly empty), and
+      optional extra property columns.
+    - ``relations``: ``relation`` (the dataset's name) and ``type`` (the Neo4j relationship type).
+    - ``triples``: ``head``, ``relation``, ``tail`` (entity ids / relation names) and ``split``
+      (one of ``train``, ``valid``, ``test``).
+    """
+
+    name: str
+    entities: pd.DataFrame
+    relations: pd.DataFrame
+    triples: pd.DataFrame
+
+    def validate(self) -> TableSet:
+        """Check the invariants consumers rely on; raise a DataError naming the first offenders."""
+        for frame, columns, what in (
+            (self.entities, ENTITY_COLUMNS, "entities"),
+            (self.relations, RELATION_COLUMNS, "relations"),
+            (self.triples, TRIPLE_COLUMNS, "triples"),
+        ):
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise DataError(f"{self.name}: {what} table lacks column(s) {missing}")
+        dup = self.entities["id"][self.entities["id"].duplicated()]
+        if len(dup):
+            raise DataError(f"{self.name}: duplicate entity ids {_sample(dup)}")
+        known = set(self.entities["id"])
+        for end in ("head", "tail"):
+            unknown = set(self.triples[end]) - known
+            if unknown:
+                raise DataError(f"{self.name}: triples name unknown {end} entities {_sample(unknown)}")
+        unknown_rel = set(self.triples["relation"]) - set(self.relations["relation"])
+        if unknown_rel:
+            raise DataError(f"{self.name}: triples use relations missing from the relation table "
+                            f"{_sample(unknown_rel)}")
+        bad_split = set(self.triples["split"]) - set(SPLITS)
+        if bad_split:
+            raise DataError(f"{self.name}: unknown split values {_sample(bad_split)}; use {SPLITS}")
+        return self
+
+    def counts(self) -> dict[str, int]:
+        """Sizes for summaries: entities, relations and triples per split."""
+        out = {"entities": len(self.entities), "relations": len(self.relations),
+               "triples": len(self.triples)}
+        for split in SPLITS:
+            out[split] = int((self.triples["split"] == split).sum())
+        return out
+
+
+def _sample(values: object, n: int = 5) -> str:
+    items = sorted(map(str, values))  # type: ignore[call-overload]
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(repr(v) for v in items[:n]) + more
