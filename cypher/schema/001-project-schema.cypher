@@ -1,0 +1,13 @@
+// Schema for what vlkge-graph itself writes. Applied by `vlkge-graph init`; every statement is
+// idempotent (IF NOT EXISTS), so re-running it is harmless. Keys of loaded datasets get their own
+// uniqueness constraints when a recipe is loaded (one per dataset label and key property).
+
+// One node per training / publishing run.
+CREATE CONSTRAINT vlkge_run_id IF NOT EXISTS FOR (r:VlkgeRun) REQUIRE r.run_id IS UNIQUE;
+
+// Candidate links: "candidates of relation X above score Y", "candidates of run Z".
+CREATE INDEX vlkge_candidate_relation_score IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON (c.relation, c.score);
+CREATE INDEX vlkge_candidate_run IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON (c.run_id);
+
+// The publish lock (one sync at a time per database).
+CREATE CONSTRAINT vlkge_lock_name IF NOT EXISTS FOR (l:VlkgeLock) REQUIRE l.name IS UNIQUE;

@@ -1,0 +1,84 @@
+"""The project's configuration file (``vlkge.yaml``) with environment overrides for the connection.
+
+Secrets come from the environment (``NEO4J_PASSWORD``) or the file and are wrapped in ``Secret`` so
+they never show up in logs, reprs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from vlkge_graph.identifiers import validate_identifier
+from vlkge_graph.strict import build, read_yaml
+
+DEFAULT_CONFIG = "vlkge.yaml"
+NEO4J_VERSION = "5.26.30"
+
+
+class Secret(str):
+    """A string that prints as ``***``; ``reveal()`` returns the value for the driver."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class Neo4jConfig:
+    """Connection to a Neo4j server. Without ``uri``, the project's local server is used."""
+
+    uri: str | None = None
+    user: str = "neo4j"
+    password: str | None = None
+    database: str = "neo4j"
+
+    def __post_init__(self) -> None:
+        if self.password is not None and not isinstance(self.password, Secret):
+            object.__setattr__(self, "password", Secret(self.password))
+
+
+@dataclass(frozen=True)
+class LocalServerConfig:
+    """The Neo4j Community server that ``vlkge-graph neo4j start`` runs from Maven Central jars."""
+
+    version: str = NEO4J_VERSION
+    home: str | None = None  # default: <cache>/neo4j/home-<version>
+    bolt_port: int = 7687  # another free port is chosen when this one is taken
+    http_port: int = 7474
+    heap: str = "1g"
+    pagecache: str = "512m"
+    plugins: list[str] = field(default_factory=list)  # extra plugin jars copied into plugins/
+
+
+@dataclass(frozen=True)
+class Config:
+    neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
+    local_server: LocalServerConfig = field(default_factory=LocalServerConfig)
+    #: Label given to the run and bookkeeping nodes the project writes (never to users' nodes).
+    namespace: str = "Vlkge"
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.namespace, "namespace label")
+
+
+ENV_OVERRIDES = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_PASSWORD": "password",
+                 "NEO4J_DATABASE": "database"}
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read ``path`` (or ``./vlkge.yaml`` when it exists), then apply the ``NEO4J_*`` environment."""
+    if path is None and Path(DEFAULT_CONFIG).exists():
+        path = DEFAULT_CONFIG
+    data = read_yaml(path) if path is not None else {}
+    config = build(Config, data, f"{path}:" if path else "")
+    env = {attr: os.environ[var] for var, attr in ENV_OVERRIDES.items() if os.environ.get(var)}
+    if env:
+        config = replace(config, neo4j=replace(config.neo4j, **env))
+    return config

@@ -1,0 +1,81 @@
+"""Opening a driver for the configured server, or for the project's local one when none is configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from vlkge_graph.config import Config
+from vlkge_graph.errors import VlkgeError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Graph:
+    """A driver bound to one database; all work runs in managed transactions (retried by the driver)."""
+
+    driver: Driver
+    database: str
+    uri: str
+
+    def write(self, work: Callable[..., T], *args: Any) -> T:
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(work, *args)
+
+    def read(self, work: Callable[..., T], *args: Any) -> T:
+        with self.driver.session(database=self.database) as session:
+            return session.execute_read(work, *args)
+
+    def query(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one read query and return its records as dicts (for small results)."""
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(cypher, params)]
+        return self.read(work)
+
+    def execute(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one write query in a managed transaction and return its records as dicts."""
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(cypher, params)]
+        return self.write(work)
+
+
+def resolve_uri(config: Config, start_local: bool = True) -> str:
+    """The configured URI, else the local server's (started when ``start_local``)."""
+    if config.neo4j.uri:
+        return config.neo4j.uri
+    from vlkge_graph.graph.server import LocalServer  # noqa: PLC0415 - only needed without a URI
+
+    server = LocalServer(config.local_server)
+    state = server.start() if start_local else server.state()
+    if state is None:
+        raise VlkgeError("no Neo4j configured (NEO4J_URI or neo4j.uri in vlkge.yaml) and the local "
+                         "server is not running: run `vlkge-graph neo4j start`")
+    return state.uri
+
+
+@contextmanager
+def connect(config: Config, start_local: bool = True) -> Iterator[Graph]:
+    """Yield a connected Graph; errors name the URI, never the password."""
+    uri = resolve_uri(config, start_local)
+    password = config.neo4j.password
+    auth = (config.neo4j.user, password.reveal()) if password is not None else None  # type: ignore[attr-defined]
+    driver = GraphDatabase.driver(uri, auth=auth)
+    try:
+        try:
+            driver.verify_connectivity()
+        except ServiceUnavailable as exc:
+            raise VlkgeError(f"Neo4j at {uri} is not reachable: {exc}") from exc
+        except AuthError as exc:
+            raise VlkgeError(f"Neo4j at {uri} refused the credentials of user "
+                             f"{config.neo4j.user!r} (check NEO4J_USER / NEO4J_PASSWORD)") from exc
+        yield Graph(driver=driver, database=config.neo4j.database, uri=uri)
+    finally:
+        driver.close()
