@@ -48,7 +48,7 @@ def shared_dataset(*parts: str) -> Path:
 def pykeen_dataset_dir(name: str) -> Path:
     """The folder of a dataset shipped inside the pykeen wheel (nations, kinships, umls)."""
     try:
-        import pykeen.datasets  # noqa: PLC0415 - optional dependency, imported only when needed
+        import pykeen.datasets  # optional dependency, imported only when needed
     except ImportError as exc:
         raise SourceMissingError(
             f"dataset {name!r} is read from the pykeen wheel: pip install 'pykeen==1.11.1'"

@@ -51,7 +51,7 @@ def resolve_uri(config: Config, start_local: bool = True) -> str:
     """The configured URI, else the local server's (started when ``start_local``)."""
     if config.neo4j.uri:
         return config.neo4j.uri
-    from vlkge_graph.graph.server import LocalServer  # noqa: PLC0415 - only needed without a URI
+    from vlkge_graph.graph.server import LocalServer  # only needed without a URI
 
     server = LocalServer(config.local_server)
     state = server.start() if start_local else server.state()

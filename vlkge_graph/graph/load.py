@@ -29,6 +29,7 @@ DEFAULT_BATCH = 10_000
 
 @dataclass
 class LoadSummary:
+    label: str = ""
     nodes_created: int = 0
     relationships_created: int = 0
     conflicts: int = 0  # existing nodes whose stored values differ from the source (kept as they are)
@@ -51,7 +52,7 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id",
     k = quote(key, "key property")
     type_of = _relation_types(tables)
     ensure_key_constraint(graph, label, key)
-    summary = LoadSummary()
+    summary = LoadSummary(label=label)
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"loading {tables.name}", total=len(tables.entities) + len(tables.triples))
         for type_label, group in tables.entities.groupby("label", sort=True):
@@ -81,6 +82,19 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id",
         log.warning("%d existing %s nodes hold values that differ from the source; they were kept "
                     "unchanged (vlkge-graph never rewrites existing properties)", summary.conflicts, label)
     return summary
+
+
+def load_recipe(graph: Graph, recipe: str, *, image_root: str | None = None, label: str | None = None,
+                batch_size: int = DEFAULT_BATCH, progress: bool = True) -> tuple[TableSet, LoadSummary]:
+    """Read a dataset recipe (name in etl/ or path) and merge it into the graph."""
+    from vlkge_graph.etl.readers import read_dataset
+    from vlkge_graph.etl.recipe import load_recipe as parse_recipe
+
+    spec = parse_recipe(recipe)
+    tables = read_dataset(spec, image_root=image_root)
+    summary = load_tables(graph, tables, label or spec.graph.label, spec.graph.key,
+                          batch_size=batch_size, progress=progress)
+    return tables, summary
 
 
 def _relation_types(tables: TableSet) -> dict[str, str]:

@@ -199,8 +199,8 @@ class LocalServer:
         (h / "conf" / "neo4j.conf").write_text(text)
 
     def _wait_for_bolt(self, state: ServerState, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-        from neo4j import GraphDatabase  # noqa: PLC0415 - keep `import server` light
-        from neo4j.exceptions import ServiceUnavailable  # noqa: PLC0415
+        from neo4j import GraphDatabase  # keep `import server` light
+        from neo4j.exceptions import ServiceUnavailable
 
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

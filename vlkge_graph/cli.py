@@ -1,0 +1,159 @@
+"""The ``vlkge-graph`` command line: a thin typer layer over the Python API.
+
+Every command maps to one function of the package; errors the user can act on (VlkgeError) are
+printed as one clear line and exit with status 1 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from vlkge_graph.config import load_config
+from vlkge_graph.errors import VlkgeError
+from vlkge_graph.graph.connection import Graph, connect
+from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.identifiers import quote
+
+console = Console()
+app = typer.Typer(help="Vision-language knowledge-graph embeddings for multimodal graphs in Neo4j.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+neo4j_app = typer.Typer(help="Manage the local Neo4j 5.26 server (used when no NEO4J_URI is configured).",
+                        no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", "-c", envvar="VLKGE_CONFIG",
+    help="Configuration file (default: ./vlkge.yaml when present). NEO4J_URI, NEO4J_USER, "
+         "NEO4J_PASSWORD and NEO4J_DATABASE override its connection settings.")]
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)])
+    logging.getLogger("neo4j").setLevel(logging.WARNING)
+
+
+# -- local server ---------------------------------------------------------------------------
+@neo4j_app.command("start")
+def neo4j_start(config: ConfigOption = None) -> None:
+    """Fetch Neo4j's jars once (Maven Central), start the server on 127.0.0.1 and wait for Bolt."""
+    cfg = load_config(config)
+    state = LocalServer(cfg.local_server).start()
+    console.print(f"Neo4j {state.version} running (pid {state.pid}): {state.uri}  "
+                  f"browser http://127.0.0.1:{state.http_port}  home {state.home}")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop(config: ConfigOption = None) -> None:
+    """Stop the local server this project started (and only that one)."""
+    stopped = LocalServer(load_config(config).local_server).stop()
+    console.print("Neo4j stopped." if stopped else "No local Neo4j was running.")
+
+
+@neo4j_app.command("status")
+def neo4j_status(config: ConfigOption = None) -> None:
+    """Say whether the local server runs, and where."""
+    server = LocalServer(load_config(config).local_server)
+    state = server.state()
+    if state is None:
+        console.print(f"Not running (home {server.home}).")
+        raise typer.Exit(3)
+    console.print(f"Running: pid {state.pid}, {state.uri}, http://127.0.0.1:{state.http_port}, "
+                  f"home {state.home}")
+
+
+# -- graph set-up and ETL ---------------------------------------------------------------------
+@app.command()
+def init(config: ConfigOption = None) -> None:
+    """Apply cypher/schema/*.cypher (constraints and indexes); re-running it is harmless."""
+    from vlkge_graph.graph.schema import apply_schema  # keeps --help fast
+
+    with connect(load_config(config)) as graph:
+        count = apply_schema(graph)
+    console.print(f"Schema applied ({count} statements) on {graph.uri}.")
+
+
+@app.command()
+def load(
+    recipe: Annotated[str, typer.Argument(help="Recipe name in etl/ (e.g. countries-mm, wn18rr) or a YAML path.")],
+    image_root: Annotated[str | None, typer.Option(help="Root folder for image paths (e.g. ImageNet).")] = None,
+    label: Annotated[str | None, typer.Option(help="Dataset label to use instead of the recipe's.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per write transaction.")] = 10_000,
+    config: ConfigOption = None,
+) -> None:
+    """Load a dataset recipe into Neo4j (batched MERGE; loading twice changes nothing)."""
+    from vlkge_graph.graph.load import load_recipe
+
+    with connect(load_config(config)) as graph:
+        tables, summary = load_recipe(graph, recipe, image_root=image_root, label=label,
+                                      batch_size=batch_size)
+        _print_load_summary(tables.name, summary)
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """End to end on the bundled Countries-MM graph: start Neo4j if needed, load, show the graph."""
+    from vlkge_graph.graph.load import load_recipe
+    from vlkge_graph.graph.schema import apply_schema
+
+    cfg = load_config(config)
+    with connect(cfg) as graph:
+        console.print(f"Neo4j: {graph.uri}")
+        apply_schema(graph)
+        tables, summary = load_recipe(graph, "countries-mm")
+        _print_load_summary(tables.name, summary)
+        _print_graph_overview(graph, summary.label)
+        print_rows(graph.query("MATCH (c:Country {name: 'France'})-[:NEIGHBOR_OF]->(n:Country) "
+                               "RETURN c.name AS country, collect(n.name) AS neighbours"), "a Cypher query")
+    console.print("See more in Neo4j Browser or cypher-shell, e.g.\n"
+                  "  MATCH (c:Country)-[:NEIGHBOR_OF]->(n:Country) RETURN c.name, collect(n.name)")
+
+
+def _print_load_summary(name: str, summary: object) -> None:
+    table = Table(title=f"{name}: loaded")
+    table.add_column("what")
+    table.add_column("in source", justify="right")
+    table.add_column("created now", justify="right")
+    by_label = summary.nodes_by_label  # type: ignore[attr-defined]
+    by_type = summary.relationships_by_type  # type: ignore[attr-defined]
+    table.add_row("nodes", str(sum(by_label.values())), str(summary.nodes_created))  # type: ignore[attr-defined]
+    table.add_row("relationships", str(sum(by_type.values())),
+                  str(summary.relationships_created))  # type: ignore[attr-defined]
+    for name_, count in {**by_label, **by_type}.items():
+        table.add_row(f"  {name_}", str(count), "")
+    console.print(table)
+
+
+def _print_graph_overview(graph: Graph, label: str) -> None:
+    ds = quote(label, "dataset label")
+    print_rows(graph.query(f"MATCH (n:{ds}) UNWIND labels(n) AS label WITH label WHERE label <> $ds "
+                           "RETURN label, count(*) AS nodes ORDER BY label", ds=label), "nodes by label")
+    print_rows(graph.query(f"MATCH (:{ds})-[r]->(:{ds}) RETURN type(r) AS type, count(*) AS relationships "
+                           "ORDER BY type"), "relationships by type")
+
+
+def print_rows(rows: list[dict[str, object]], title: str) -> None:
+    """Print query records as a table (columns from the first record)."""
+    table = Table(title=title)
+    for key in rows[0] if rows else []:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning VlkgeError into a one-line message."""
+    try:
+        app()
+    except VlkgeError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(1) from None
