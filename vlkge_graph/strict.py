@@ -103,4 +103,7 @@ def _build_dataclass(cls: Any, value: Any, where: str) -> Any:
             kwargs[name] = _convert(hints[name], value[name], key_where)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{key_where}: required value is missing")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # raised by a dataclass's own __post_init__ checks
+        raise ConfigError(f"{where.rstrip(':')}: {exc}") from exc

@@ -41,6 +41,7 @@ JVM_FLAGS = [
 #: The project's own procedure plugin, when it has been built (see cypher/procedures).
 PROJECT_PLUGIN_DIR = PROJECT_ROOT / "cypher" / "procedures" / "target"
 START_TIMEOUT_S = 240
+PROCEDURE_ALLOWLIST = "vlkge.*"
 
 
 @dataclass
@@ -83,6 +84,30 @@ def ensure_jars(version: str) -> Path:
                                f"{(result.stdout + result.stderr)[-2000:]}")
     marker.write_text(version)
     return lib
+
+
+def server_settings(config: LocalServerConfig, home: Path, bolt: int, http: int) -> dict[str, str]:
+    """neo4j.conf for the local server; compose.yaml mirrors the settings that are not paths or ports."""
+    return {
+        "server.default_listen_address": "127.0.0.1",
+        "server.default_advertised_address": "127.0.0.1",
+        "server.bolt.listen_address": f"127.0.0.1:{bolt}",
+        "server.http.listen_address": f"127.0.0.1:{http}",
+        "server.https.enabled": "false",
+        # A local development server bound to loopback; set NEO4J_URI to use a secured one.
+        "dbms.security.auth_enabled": "false",
+        "dbms.usage_report.enabled": "false",
+        "dbms.security.procedures.allowlist": PROCEDURE_ALLOWLIST,
+        "server.directories.data": f"{home}/data",
+        "server.directories.logs": f"{home}/logs",
+        "server.directories.plugins": f"{home}/plugins",
+        "server.directories.import": f"{home}/import",
+        "server.directories.run": f"{home}/run",
+        "server.memory.heap.initial_size": config.heap,
+        "server.memory.heap.max_size": config.heap,
+        "server.memory.pagecache.size": config.pagecache,
+        "db.tx_log.rotation.retention_policy": "1 files",
+    }
 
 
 def port_is_free(port: int) -> bool:
@@ -173,30 +198,10 @@ class LocalServer:
             if not jar.is_file():
                 raise Neo4jServerError(f"plugin jar {jar} (local_server.plugins) does not exist")
             shutil.copy2(jar, self.home / "plugins" / jar.name)
-        h = self.home
-        settings = {
-            "server.default_listen_address": "127.0.0.1",
-            "server.default_advertised_address": "127.0.0.1",
-            "server.bolt.listen_address": f"127.0.0.1:{bolt}",
-            "server.http.listen_address": f"127.0.0.1:{http}",
-            "server.https.enabled": "false",
-            # A local development server bound to loopback; set NEO4J_URI to use a secured one.
-            "dbms.security.auth_enabled": "false",
-            "dbms.usage_report.enabled": "false",
-            "dbms.security.procedures.allowlist": "vlkge.*",
-            "server.directories.data": f"{h}/data",
-            "server.directories.logs": f"{h}/logs",
-            "server.directories.plugins": f"{h}/plugins",
-            "server.directories.import": f"{h}/import",
-            "server.directories.run": f"{h}/run",
-            "server.memory.heap.initial_size": self.config.heap,
-            "server.memory.heap.max_size": self.config.heap,
-            "server.memory.pagecache.size": self.config.pagecache,
-            "db.tx_log.rotation.retention_policy": "1 files",
-        }
+        settings = server_settings(self.config, self.home, bolt, http)
         text = "# Written by vlkge-graph; edit local_server in vlkge.yaml instead.\n"
         text += "".join(f"{k}={v}\n" for k, v in settings.items())
-        (h / "conf" / "neo4j.conf").write_text(text)
+        (self.home / "conf" / "neo4j.conf").write_text(text)
 
     def _wait_for_bolt(self, state: ServerState, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
         from neo4j import GraphDatabase  # keep `import server` light

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Lint, then the test suite against a real Neo4j (NEO4J_URI if set, else a server the tests start).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=$(bash "$root/scripts/env.sh")
+cd "$root"
+"$venv/bin/ruff" check .
+exec "$venv/bin/python" -m pytest "$@"
