@@ -1,0 +1,144 @@
+"""Publishing generations into the real Neo4j: atomic switch, clean-up, lock, and a real crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vlkge_graph.config import Config
+from vlkge_graph.etl.tables import TableSet
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.load import load_tables
+from vlkge_graph.graph.lock import LockBusyError, hold_lock
+from vlkge_graph.graph.publish import RunRecord, publish
+
+
+def make_graph(graph: Graph, label: str, n: int) -> TableSet:
+    ids = [f"e{i}" for i in range(n)]
+    tables = TableSet(
+        "pub", pd.DataFrame({"id": ids, "label": ["Thing"] * n, "name": ids, "text": [None] * n,
+                             "images": [[] for _ in ids]}),
+        pd.DataFrame({"relation": ["likes"], "type": ["LIKES"]}),
+        pd.DataFrame({"head": ids[:-1], "relation": ["likes"] * (n - 1), "tail": ids[1:],
+                      "split": ["train"] * (n - 1)}))
+    load_tables(graph, tables, label, progress=False)
+    return tables
+
+
+def make_run(label: str, scope: str, run_id: str, n: int, per_entity: int, seed: int):
+    rng = np.random.default_rng(seed)
+    entities = pd.DataFrame({"id": [f"e{i}" for i in range(n)], "label": [label] * n})
+    heads = np.repeat(np.arange(n), per_entity)
+    tails = (heads + 2 + np.tile(np.arange(per_entity), n)) % n
+    cands = pd.DataFrame({"head": [f"e{i}" for i in heads], "tail": [f"e{i}" for i in tails],
+                          "relation": "likes", "type": "LIKES", "score": rng.normal(size=len(heads)),
+                          "probability": 0.5, "rank": np.tile(np.arange(1, per_entity + 1), n), "direction": "tail"})
+    run = RunRecord(run_id=run_id, scope=scope, backbone="distmult", dim=4, entity_labels=[label],
+                    metrics={"mrr": 0.5})
+    return run, entities, rng.normal(size=(n, 4)).astype(np.float32), [("likes", "LIKES", [1.0, 2.0, 3.0, 4.0])], cands
+
+
+def visible(graph: Graph, scope: str) -> list[tuple]:
+    rows = graph.query(
+        "MATCH (r:VlkgeRun {scope: $scope, active: true}) MATCH (h)-[c:VLKGE_CANDIDATE {run_id: r.run_id}]->(t) "
+        "RETURN h.id AS h, t.id AS t, c.score AS s, c.rank AS k, c.run_id AS run ORDER BY h, t", scope=scope)
+    return [tuple(r.values()) for r in rows]
+
+
+def test_generations_switch_and_clean_up(graph: Graph, unique_label: str) -> None:
+    make_graph(graph, unique_label, 30)
+    scope = unique_label
+    run1 = make_run(unique_label, scope, f"{scope}-1", 30, 3, seed=1)
+    s1 = publish(graph, run1[0], entities=run1[1], embeddings=run1[2], relations=run1[3], candidates=run1[4],
+                 progress=False)
+    assert len(visible(graph, scope)) == 90 and s1.embedding_property == "vlkge_embedding_a"
+    emb = graph.query(f"MATCH (n:`{unique_label}` {{id: 'e0'}}) RETURN n.vlkge_embedding_a AS v")[0]["v"]
+    assert np.allclose(emb, run1[2][0], atol=1e-6)
+    run2 = make_run(unique_label, scope, f"{scope}-2", 30, 2, seed=2)
+    s2 = publish(graph, run2[0], entities=run2[1], embeddings=run2[2], relations=run2[3], candidates=run2[4],
+                 progress=False)
+    assert s2.embedding_property == "vlkge_embedding_b" and s2.removed_previous == 90
+    assert {r[4] for r in visible(graph, scope)} == {f"{scope}-2"} and len(visible(graph, scope)) == 60
+    total = graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id STARTS WITH $s RETURN count(c) AS n", s=scope)
+    assert total == [{"n": 60}]  # the old generation is gone
+    old_slot = graph.query(f"MATCH (n:`{unique_label}`) WHERE n.vlkge_embedding_a IS NOT NULL RETURN count(n) AS n")
+    assert old_slot == [{"n": 0}]
+    runs = graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.run_id AS id, r.status AS st, r.active AS a "
+                       "ORDER BY id", s=scope)
+    assert runs == [{"id": f"{scope}-1", "st": "superseded", "a": False},
+                    {"id": f"{scope}-2", "st": "published", "a": True}]
+    again = publish(graph, run2[0], entities=run2[1], embeddings=run2[2], relations=run2[3], candidates=run2[4],
+                    progress=False)
+    assert again.candidates == 0 and len(visible(graph, scope)) == 60  # idempotent
+    users = graph.query(f"MATCH (:`{unique_label}`)-[r:LIKES]->() RETURN count(r) AS n")
+    assert users == [{"n": 29}]  # users' facts untouched
+
+
+def test_second_publisher_fails_clearly_while_lock_is_held(graph: Graph, unique_label: str) -> None:
+    make_graph(graph, unique_label, 5)
+    run = make_run(unique_label, unique_label, f"{unique_label}-1", 5, 1, seed=3)
+    with hold_lock(graph, f"publish:{unique_label}", lease_s=60), pytest.raises(LockBusyError, match="holds"):
+        publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4],
+                progress=False)
+    with hold_lock(graph, f"publish:{unique_label}", lease_s=0.5, holder="dead-process"):
+        pass
+    graph.execute("MATCH (l:VlkgeLock {name: $n}) SET l.holder = 'dead', l.expires_at = datetime() - "
+                  "duration('PT1S')", n=f"publish:{unique_label}")
+    publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4], progress=False)
+    assert len(visible(graph, unique_label)) == 5  # an expired lease is taken over
+
+
+CRASH_SCRIPT = textwrap.dedent("""
+    import sys
+    from vlkge_graph.config import Config, Neo4jConfig
+    from vlkge_graph.graph.connection import connect
+    from vlkge_graph.graph.publish import publish
+    sys.path.insert(0, sys.argv[3])
+    from test_publish import make_run
+    label, run_id = sys.argv[1], sys.argv[2]
+    run = make_run(label, label, run_id, 400, 50, seed=7)
+    with connect(Config(neo4j=Neo4jConfig(uri=sys.argv[4])), start_local=False) as graph:
+        publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4],
+                batch_size=200, lock_lease_s=2, progress=False)
+""")
+
+
+def test_killed_publish_leaves_previous_generation_and_rerun_completes(
+        graph: Graph, unique_label: str, neo4j_config: Config) -> None:
+    make_graph(graph, unique_label, 400)
+    first = make_run(unique_label, unique_label, f"{unique_label}-old", 400, 2, seed=5)
+    publish(graph, first[0], entities=first[1], embeddings=first[2], relations=first[3], candidates=first[4],
+            progress=False)
+    before = visible(graph, unique_label)
+    new_id = f"{unique_label}-new-{uuid.uuid4().hex[:4]}"
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, unique_label, new_id, os.path.dirname(__file__),
+                             graph.uri], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    written = 0
+    while time.monotonic() < deadline and written == 0 and proc.poll() is None:
+        written = graph.query("MATCH ()-[c:VLKGE_CANDIDATE {run_id: $r}]->() RETURN count(c) AS n", r=new_id)[0]["n"]
+        time.sleep(0.05)
+    assert proc.poll() is None, f"publisher ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < written < 20_000
+    assert visible(graph, unique_label) == before  # the previous generation is intact and still the visible one
+    time.sleep(2.5)  # the dead publisher's lease expires
+    new = make_run(unique_label, unique_label, new_id, 400, 50, seed=7)
+    publish(graph, new[0], entities=new[1], embeddings=new[2], relations=new[3], candidates=new[4], progress=False)
+    after = visible(graph, unique_label)
+    expected = sorted((h, t, float(s), int(k), new_id) for h, t, s, k in
+                      new[4][["head", "tail", "score", "rank"]].itertuples(index=False))
+    assert len(after) == 20_000 and after == expected  # same final state as an uninterrupted run
+    leftovers = graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id STARTS WITH $l AND c.run_id <> $r "
+                            "RETURN count(c) AS n", l=unique_label, r=new_id)
+    assert leftovers == [{"n": 0}]

@@ -1,0 +1,242 @@
+"""Publishing a run into Neo4j as a new generation that becomes visible atomically.
+
+Order of work, each step batched and safe to repeat:
+1. take the publish lock; remove what earlier unfinished or superseded runs left behind;
+2. write the run node (``status: publishing``), its relation parameters, the entity embeddings into
+   the embedding slot the active run does not use, and the candidate relationships;
+3. one small transaction makes the new run the active one;
+4. remove the previous generation (its candidates, relation nodes and embedding slot) in batches.
+A crash anywhere before step 3 leaves the previous generation visible and intact; the next publish
+cleans up the partial one. See docs/graph-model.md for the graph model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from neo4j import ManagedTransaction
+from rich.progress import Progress
+
+from vlkge_graph.errors import DataError
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.lock import Lease, hold_lock
+from vlkge_graph.identifiers import quote, validate_identifier
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_TYPE = "VLKGE_CANDIDATE"
+EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
+BATCH = 10_000
+CANDIDATE_COLUMNS = ("head", "tail", "relation", "type", "score", "probability", "rank", "direction")
+
+
+@dataclass
+class RunRecord:
+    """The run node's properties (docs/graph-model.md); ``metrics`` and ``config`` are stored as JSON."""
+
+    run_id: str
+    scope: str  # the graph a sync works on; each scope has its own active generation
+    backbone: str
+    dim: int
+    gamma: float = 12.0
+    p: int = 1
+    normalize: bool = False
+    encoder_image: str | None = None
+    encoder_text: str | None = None
+    fusion: str | None = None
+    data_hash: str = ""
+    entity_key: str = "id"
+    entity_labels: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def properties(self) -> dict[str, Any]:
+        props = asdict(self)
+        for name in ("metrics", "config", "timings"):
+            props[name] = json.dumps(props[name], sort_keys=True, default=str)
+        return {k: v for k, v in props.items() if v is not None}
+
+
+@dataclass
+class PublishSummary:
+    run_id: str
+    candidates: int
+    embeddings: int
+    relations: int
+    embedding_property: str
+    removed_previous: int
+    seconds: float
+
+
+def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
+            relations: Sequence[tuple[str, str, Sequence[float]]], candidates: pd.DataFrame,
+            batch_size: int = BATCH, lock_wait_s: float = 0, lock_lease_s: float = 120,
+            progress: bool = True) -> PublishSummary:
+    """Publish one run. ``entities`` has ``id`` and ``label`` (the node's label for matching on
+    ``run.entity_key``) aligned with the rows of ``embeddings``; ``relations`` are
+    (relation, type, parameter vector); ``candidates`` has CANDIDATE_COLUMNS."""
+    started = time.perf_counter()
+    _check_inputs(run, entities, embeddings, candidates)
+    with hold_lock(graph, f"publish:{run.scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+        active = _active_run(graph, run.scope)
+        if active and active["run_id"] == run.run_id:
+            log.info("run %s is already the published generation: nothing to do", run.run_id)
+            return PublishSummary(run.run_id, 0, 0, 0, active["embedding_property"], 0, 0.0)
+        slot = EMBEDDING_SLOTS[1] if active and active["embedding_property"] == EMBEDDING_SLOTS[0] \
+            else EMBEDDING_SLOTS[0]
+        _remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slot=slot,
+                         labels=run.entity_labels, batch_size=batch_size)
+        graph.execute("MERGE (r:VlkgeRun {run_id: $run_id}) SET r += $props, r.status = 'publishing', "
+                      "r.active = false, r.embedding_property = $slot, r.created_at = datetime()",
+                      run_id=run.run_id, props=run.properties(), slot=slot)
+        graph.execute("MATCH (r:VlkgeRun {run_id: $run_id}) UNWIND $rels AS rel "
+                      "CREATE (r)-[:HAS_RELATION]->(:VlkgeRelation {run_id: $run_id, relation: rel.relation, "
+                      "type: rel.type, vector: rel.vector})", run_id=run.run_id,
+                      rels=[{"relation": r, "type": t, "vector": [float(x) for x in v]} for r, t, v in relations])
+        with Progress(disable=not progress, transient=True) as bar:
+            _write_embeddings(graph, lease, run, entities, embeddings, slot, batch_size, bar)
+            _write_candidates(graph, lease, run, entities, candidates, batch_size, bar)
+        _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
+        graph.write(_activate, run.scope, run.run_id)  # the one small transaction that switches generations
+        removed = 0
+        if active:
+            removed = _remove_inactive(graph, lease, run.scope, keep=run.run_id, slot=active["embedding_property"],
+                                       labels=run.entity_labels, batch_size=batch_size)
+    return PublishSummary(run.run_id, len(candidates), len(entities), len(relations), slot, removed,
+                          time.perf_counter() - started)
+
+
+def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray, candidates: pd.DataFrame) -> None:
+    validate_identifier(run.entity_key, "entity key property")
+    for label in run.entity_labels:
+        validate_identifier(label, "entity label")
+    if len(entities) != len(embeddings):
+        raise DataError(f"{len(entities)} entities but {len(embeddings)} embedding rows")
+    if not np.isfinite(embeddings).all():
+        bad = entities["id"].iloc[np.flatnonzero(~np.isfinite(embeddings).all(axis=1))[:5]].tolist()
+        raise DataError(f"non-finite embeddings for entities {bad}: refusing to publish them")
+    missing = [c for c in CANDIDATE_COLUMNS if c not in candidates.columns]
+    if missing:
+        raise DataError(f"candidate table lacks columns {missing}")
+    unknown = set(entities["label"]) - set(run.entity_labels)
+    if unknown:
+        raise DataError(f"entities carry labels {sorted(unknown)} not among the run's entity labels")
+
+
+def _active_run(graph: Graph, scope: str) -> dict[str, Any] | None:
+    rows = graph.query("MATCH (r:VlkgeRun {scope: $scope, active: true}) RETURN r.run_id AS run_id, "
+                       "r.embedding_property AS embedding_property ORDER BY r.published_at DESC LIMIT 1",
+                       scope=scope)
+    return rows[0] if rows else None
+
+
+def _activate(tx: ManagedTransaction, scope: str, run_id: str) -> None:
+    tx.run("MATCH (old:VlkgeRun {scope: $scope, active: true}) WHERE old.run_id <> $run_id "
+           "SET old.active = false, old.status = 'superseded'", scope=scope, run_id=run_id)
+    tx.run("MATCH (r:VlkgeRun {run_id: $run_id}) SET r.active = true, r.status = 'published', "
+           "r.published_at = datetime()", run_id=run_id)
+
+
+def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slot: str, labels: Sequence[str],
+                     batch_size: int) -> int:
+    """Delete candidates and relation nodes of the scope's runs other than ``keep``; clear ``slot``."""
+    stale = [r["run_id"] for r in graph.query(
+        "MATCH (r:VlkgeRun {scope: $scope}) WHERE r.run_id <> $keep OR $keep IS NULL RETURN r.run_id AS run_id",
+        scope=scope, keep=keep)]
+    removed = 0
+    while stale:
+        count = graph.execute(f"MATCH ()-[c:{CANDIDATE_TYPE}]->() WHERE c.run_id IN $stale "
+                              "WITH c LIMIT $n DELETE c RETURN count(*) AS n", stale=stale, n=batch_size)[0]["n"]
+        removed += count
+        lease.renew()
+        if count < batch_size:
+            break
+    graph.execute("MATCH (rel:VlkgeRelation) WHERE rel.run_id IN $stale DETACH DELETE rel", stale=stale)
+    graph.execute("MATCH (r:VlkgeRun) WHERE r.run_id IN $stale AND r.status = 'publishing' "
+                  "SET r.status = 'failed', r.active = false", stale=stale)
+    prop = quote(slot, "embedding property")
+    for label in labels:
+        while True:
+            count = graph.execute(f"MATCH (n:{quote(label, 'entity label')}) WHERE n.{prop} IS NOT NULL "
+                                  f"WITH n LIMIT $n REMOVE n.{prop} RETURN count(*) AS n", n=batch_size)[0]["n"]
+            lease.renew()
+            if count < batch_size:
+                break
+    return removed
+
+
+def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray,
+                      slot: str, batch_size: int, bar: Progress) -> None:
+    key, prop = quote(run.entity_key, "entity key property"), quote(slot, "embedding property")
+    task = bar.add_task("publishing embeddings", total=len(entities))
+    for label, index in _group_rows(entities["label"]):
+        cypher = (f"UNWIND $rows AS row MATCH (n:{quote(label, 'entity label')} {{{key}: row.id}}) "
+                  f"SET n.{prop} = row.v, n.vlkge_run_id = $run_id")
+        ids = entities["id"].to_numpy()
+        for chunk in _chunks(index, batch_size):
+            rows = [{"id": str(ids[i]), "v": embeddings[i].astype(float).tolist()} for i in chunk]
+            graph.execute(cypher, rows=rows, run_id=run.run_id)
+            lease.renew()
+            bar.advance(task, len(chunk))
+
+
+def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, entities: pd.DataFrame, candidates: pd.DataFrame,
+                      batch_size: int, bar: Progress) -> None:
+    key = quote(run.entity_key, "entity key property")
+    label_of = dict(zip(entities["id"], entities["label"], strict=True))
+    frame = candidates.assign(_hl=candidates["head"].map(label_of), _tl=candidates["tail"].map(label_of))
+    if frame["_hl"].isna().any() or frame["_tl"].isna().any():
+        raise DataError("candidates name entities that are not in the published entity table")
+    task = bar.add_task("publishing candidates", total=len(frame))
+    model = run.backbone
+    for (hl, tl), group in frame.groupby(["_hl", "_tl"], sort=True):
+        cypher = (f"UNWIND $rows AS row MATCH (h:{quote(hl, 'entity label')} {{{key}: row.head}}) "
+                  f"MATCH (t:{quote(tl, 'entity label')} {{{key}: row.tail}}) "
+                  f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: row.relation, type: row.type, score: row.score, "
+                  "probability: row.probability, rank: row.rank, direction: row.direction, run_id: $run_id, "
+                  "model: $model, created_at: datetime()}]->(t)")
+        records = group[list(CANDIDATE_COLUMNS)].to_dict("records")
+        for start in range(0, len(records), batch_size):
+            rows = [_plain(r) for r in records[start:start + batch_size]]
+            graph.execute(cypher, rows=rows, run_id=run.run_id, model=model)
+            lease.renew()
+            bar.advance(task, len(rows))
+
+
+def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: int) -> None:
+    """One cosine vector index per (label, slot); recreated when the dimension changed (it is ours)."""
+    existing = {r["name"]: r for r in graph.query(
+        "SHOW INDEXES YIELD name, type, options WHERE type = 'VECTOR' RETURN name, options")}
+    for label in labels:
+        name = validate_identifier(f"vlkge_{slot}_{label}"[:120], "index name")
+        current = existing.get(name)
+        if current is not None:
+            dims = current["options"]["indexConfig"].get("vector.dimensions")
+            if dims == dim:
+                continue
+            graph.execute(f"DROP INDEX {quote(name)} IF EXISTS")
+        graph.execute(f"CREATE VECTOR INDEX {quote(name)} IF NOT EXISTS FOR (n:{quote(label, 'entity label')}) "
+                      f"ON n.{quote(slot)} OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dim)}, "
+                      "`vector.similarity_function`: 'cosine'}}")
+
+
+def _group_rows(labels: pd.Series) -> Iterator[tuple[str, np.ndarray]]:
+    for label, index in labels.reset_index(drop=True).groupby(labels.reset_index(drop=True)).groups.items():
+        yield str(label), np.asarray(index)
+
+
+def _chunks(index: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(index), size):
+        yield index[start:start + size]
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
