@@ -1,0 +1,203 @@
+"""Exporting a (filtered) graph from Neo4j into the standard table set, page by page.
+
+Nodes are read in pages ordered by their key (an index-backed range scan under the key constraint),
+each page in its own managed read transaction, so the driver retries a page that fails (for example
+while the server restarts) and the graph is never held in one driver result. The project's own
+relationships (candidates, rejections, run bookkeeping) are never exported as facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from neo4j import ManagedTransaction
+from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+
+from vlkge_graph.errors import ConfigError, VlkgeError
+from vlkge_graph.etl.tables import SPLITS, TableSet
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.identifiers import quote, validate_identifier
+
+log = logging.getLogger(__name__)
+
+#: Relationship types the project writes; never facts.
+PROJECT_TYPES = ("VLKGE_CANDIDATE", "VLKGE_REJECTED", "HAS_RELATION")
+PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Modalities:
+    """Which node properties hold texts and images (paths or URLs) for a label."""
+
+    text: list[str] = field(default_factory=lambda: ["text"])
+    image: list[str] = field(default_factory=lambda: ["images"])
+
+
+@dataclass(frozen=True)
+class GraphFilter:
+    """What to export: entity labels, fact types, an optional predicate, modality mapping, splits."""
+
+    entity_labels: list[str] = field(default_factory=list)
+    key: str = "id"
+    name_property: str = "name"
+    relationship_types: list[str] = field(default_factory=list)  # empty: all types between entities
+    #: Optional Cypher predicate over ``h``, ``r``, ``t`` (the user's own trusted configuration),
+    #: e.g. ``coalesce(r.holdout, false) = false``.
+    where: str | None = None
+    modalities: Modalities = field(default_factory=Modalities)
+    modalities_by_label: dict[str, Modalities] = field(default_factory=dict)
+    split_property: str = "split"
+    split_ratios: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1})
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not self.entity_labels:
+            raise ConfigError("graph.entity_labels: name at least one label whose nodes are entities")
+        for label in self.entity_labels:
+            validate_identifier(label, "entity label")
+        for t in self.relationship_types:
+            validate_identifier(t, "relationship type")
+        for prop in (self.key, self.name_property, self.split_property):
+            validate_identifier(prop, "property name")
+        for mods in [self.modalities, *self.modalities_by_label.values()]:
+            for prop in [*mods.text, *mods.image]:
+                validate_identifier(prop, "modality property")
+        if set(self.split_ratios) != set(SPLITS) or abs(sum(self.split_ratios.values()) - 1) > 1e-6:
+            raise ConfigError(f"graph.split_ratios must give {list(SPLITS)} summing to 1, got {self.split_ratios}")
+
+
+Direction = Literal["tail", "head"]
+
+
+def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -> TableSet:
+    """Read entities and facts selected by ``flt`` into a TableSet (with splits assigned)."""
+    check_filter(graph, flt)
+    try:
+        entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
+                                columns=["id", "label", "name", "text", "images"], dtype=object)
+        triples = pd.DataFrame(list(_fact_rows(graph, flt, page)),
+                               columns=["head", "relation", "tail", "split"])
+    except (ServiceUnavailable, SessionExpired, TransientError) as exc:
+        raise VlkgeError(f"Neo4j at {graph.uri} failed during the export and the driver's retries ran out: "
+                         f"{exc}. Nothing was written; run the export again once the server is back.") from exc
+    dup = entities["id"].duplicated()
+    if dup.any():
+        raise VlkgeError(f"key property {flt.key!r} is not unique across {flt.entity_labels}: "
+                         f"{entities['id'][dup].head(5).tolist()}")
+    triples = triples.drop_duplicates(["head", "relation", "tail"]).reset_index(drop=True)
+    triples["split"] = _assign_splits(triples, flt)
+    relations = pd.DataFrame({"relation": sorted(triples["relation"].unique())})
+    relations["type"] = relations["relation"]
+    return TableSet(name, entities, relations, triples).validate()
+
+
+def check_filter(graph: Graph, flt: GraphFilter) -> None:
+    """Fail early when the configuration does not match the graph."""
+    for label in flt.entity_labels:
+        if not graph.query(f"MATCH (n:{quote(label)}) RETURN 1 AS x LIMIT 1"):
+            raise ConfigError(f"graph.entity_labels: no node has the label {label!r} in database "
+                              f"{graph.database!r}")
+        missing = graph.query(f"MATCH (n:{quote(label)}) WHERE n.{quote(flt.key)} IS NULL "
+                              "RETURN elementId(n) AS node LIMIT 3")
+        if missing:
+            raise ConfigError(f"graph.key: {label} nodes lack the key property {flt.key!r} "
+                              f"(e.g. node {missing[0]['node']}); set a key on every entity node")
+    for rel_type in flt.relationship_types:
+        if not graph.query(f"MATCH ()-[r:{quote(rel_type)}]->() RETURN 1 AS x LIMIT 1"):
+            raise ConfigError(f"graph.relationship_types: no relationship of type {rel_type!r} exists")
+    by_label = {**{label: flt.modalities for label in flt.entity_labels}, **flt.modalities_by_label}
+    for label, mods in by_label.items():
+        for prop in [*mods.text, *mods.image]:
+            if not graph.query(f"MATCH (n:{quote(label)}) WHERE n.{quote(prop)} IS NOT NULL RETURN 1 AS x LIMIT 1"):
+                log.warning("no %s node has the modality property %r: that modality will be missing", label, prop)
+
+
+def _entity_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[Any, ...]]:
+    seen: set[str] = set()
+    key = quote(flt.key)
+    for label in flt.entity_labels:
+        mods = flt.modalities_by_label.get(label, flt.modalities)
+        texts = "[" + ", ".join(f"n.{quote(p)}" for p in mods.text) + "]"
+        images = "[" + ", ".join(f"n.{quote(p)}" for p in mods.image) + "]"
+        def query(after: str, label: str = label, texts: str = texts, images: str = images) -> str:
+            return (f"MATCH (n:{quote(label)}) {after} RETURN n.{key} AS k, toString(n.{key}) AS id, "
+                    f"n.{quote(flt.name_property)} AS name, {texts} AS texts, {images} AS images "
+                    f"ORDER BY n.{key} LIMIT $page")
+        for records in _pages(graph, query, f"n.{key}", page):
+            for r in records:
+                if r["id"] in seen:  # a node with two entity labels
+                    continue
+                seen.add(r["id"])
+                text = "\n".join(t for t in r["texts"] if isinstance(t, str) and t.strip()) or None
+                yield r["id"], label, r["name"], text, _image_list(r["images"])
+
+
+def _fact_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[str, str, str, str | None]]:
+    key, split = quote(flt.key), quote(flt.split_property)
+    types = "|".join(quote(t) for t in flt.relationship_types)
+    rel = f"[r:{types}]" if types else "[r]"
+    is_entity = " OR ".join(f"t:{quote(label)}" for label in flt.entity_labels)
+    where = f" AND ({flt.where})" if flt.where else ""
+    for label in flt.entity_labels:
+        def query(after: str, label: str = label) -> str:
+            return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
+                    f"OPTIONAL MATCH (h)-{rel}->(t) WHERE ({is_entity}) AND t.{key} IS NOT NULL "
+                    f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where} "
+                    f"RETURN h.{key} AS k, toString(h.{key}) AS id, "
+                    f"collect([type(r), toString(t.{key}), r.{split}]) AS facts")
+        for records in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES)):
+            for record in records:
+                for rel_type, tail, split_value in record["facts"]:
+                    if rel_type is not None:
+                        yield record["id"], rel_type, tail, split_value
+
+
+def _pages(graph: Graph, query: Callable[[str], str], key_expr: str, page: int,
+           **params: Any) -> Iterator[list[dict[str, Any]]]:
+    """Key-ordered pages, each read in its own managed (retried) transaction.
+
+    ``query(where)`` builds the page query; ``where`` is empty for the first page, then a range
+    predicate past the last key seen, so keys of any orderable type (strings, numbers) page correctly.
+    """
+    after: Any = None
+    while True:
+        where = "" if after is None else f"WHERE {key_expr} > $after"
+        records = graph.read(_fetch, query(where), {"after": after, "page": page, **params})
+        if not records:
+            return
+        yield records
+        if len(records) < page:
+            return
+        after = records[-1]["k"]
+
+
+def _fetch(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [record.data() for record in tx.run(cypher, params)]
+
+
+def _image_list(values: list[Any]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str) and value:
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str) and v)
+    return out
+
+
+def _assign_splits(triples: pd.DataFrame, flt: GraphFilter) -> pd.Series:
+    """Keep a valid split property; draw the others deterministically from a hash of the fact."""
+    given = triples["split"].where(triples["split"].isin(SPLITS))
+    todo = given.isna()
+    if todo.any():
+        keys = (triples.loc[todo, "head"] + "\x1f" + triples.loc[todo, "relation"] + "\x1f" + triples.loc[todo, "tail"])
+        u = keys.map(lambda k: int.from_bytes(hashlib.blake2b(f"{flt.seed}:{k}".encode(), digest_size=8).digest(),
+                                              "big") / 2**64)
+        train, valid = flt.split_ratios["train"], flt.split_ratios["valid"]
+        given.loc[todo] = ["train" if x < train else "valid" if x < train + valid else "test" for x in u]
+    return given.astype(str)
