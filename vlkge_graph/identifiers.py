@@ -29,11 +29,13 @@ def quote(name: object, what: str = "identifier") -> str:
 
 
 def relation_type_for(relation: str) -> str:
-    """Derive a Neo4j relationship type from a dataset's relation name (``_hypernym`` -> ``HYPERNYM``).
+    """Derive a Neo4j relationship type from a relation name (``_hypernym`` -> ``HYPERNYM``,
+    ``isCreatedByArtist`` -> ``IS_CREATED_BY_ARTIST``).
 
     Raises if nothing safe remains, so an odd relation name is reported instead of silently mangled.
     """
-    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", relation).strip("_").upper()
+    split_camel = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", relation)  # isCreatedBy -> is_Created_By
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", split_camel).strip("_").upper()
     if cleaned and cleaned[0].isdigit():
         cleaned = "R_" + cleaned
     return validate_identifier(cleaned, f"relationship type derived from relation {relation!r}")

@@ -90,12 +90,12 @@ def _build_dataclass(cls: Any, value: Any, where: str) -> Any:
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        raise ConfigError(f"{where.rstrip(':')}: expected a mapping, got {type(value).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(value) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
+        raise ConfigError(f"{where.rstrip(':')}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
     kwargs = {}
     for name, field in fields.items():
         key_where = f"{where}.{name}" if where and not where.endswith(":") else f"{where} {name}".strip()

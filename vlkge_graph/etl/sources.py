@@ -6,6 +6,7 @@ so a missing dataset is a clear message, never a traceback deep inside a reader.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -46,16 +47,16 @@ def shared_dataset(*parts: str) -> Path:
 
 
 def pykeen_dataset_dir(name: str) -> Path:
-    """The folder of a dataset shipped inside the pykeen wheel (nations, kinships, umls)."""
-    try:
-        import pykeen.datasets  # optional dependency, imported only when needed
-    except ImportError as exc:
-        raise SourceMissingError(
-            f"dataset {name!r} is read from the pykeen wheel: pip install 'pykeen==1.11.1'"
-        ) from exc
-    path = Path(pykeen.datasets.__file__).parent / name
+    """The folder of a dataset shipped inside the pykeen wheel (nations, kinships, umls).
+
+    Found without importing pykeen (which would import torch and take seconds).
+    """
+    spec = importlib.util.find_spec("pykeen")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceMissingError(f"dataset {name!r} is read from the pykeen wheel: pip install 'pykeen==1.11.1'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / name
     if not path.is_dir():
-        raise SourceMissingError(f"pykeen {pykeen.__version__} ships no {name!r} folder at {path}")
+        raise SourceMissingError(f"the installed pykeen ships no {name!r} dataset folder at {path}")
     return path
 
 
