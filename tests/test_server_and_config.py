@@ -17,6 +17,8 @@ from vlkge_graph.graph.server import LocalServer, free_port
 def test_config_env_overrides_and_secret_never_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "vlkge.yaml"
     path.write_text("neo4j:\n  uri: bolt://db:7687\n  password: s3cr3t-from-file\n")
+    for var in ("NEO4J_URI", "NEO4J_USER"):
+        monkeypatch.delenv(var, raising=False)  # CI points the tests at its server through these
     monkeypatch.setenv("NEO4J_PASSWORD", "s3cr3t-from-env")
     monkeypatch.setenv("NEO4J_DATABASE", "kg")
     config = load_config(path)
