@@ -7,7 +7,8 @@ import pytest
 from tests.test_graph_load import tiny_tables
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.export import GraphFilter, Modalities, export_tables
+from vlkge_graph.graph.export import export_tables
+from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
 
 

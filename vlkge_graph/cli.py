@@ -99,22 +99,93 @@ def load(
 
 
 @app.command()
-def demo(config: ConfigOption = None) -> None:
-    """End to end on the bundled Countries-MM graph: start Neo4j if needed, load, show the graph."""
+def demo(
+    config: ConfigOption = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda (default: a GPU when present).")] = None,
+) -> None:
+    """End to end on the bundled Countries-MM graph: start Neo4j if needed, load, sync, show predicted links."""
+    from dataclasses import replace
+
     from vlkge_graph.graph.load import load_recipe
     from vlkge_graph.graph.schema import apply_schema
+    from vlkge_graph.jobs.sync import DEMO_SYNC
+    from vlkge_graph.jobs.sync import sync as run_sync
 
     cfg = load_config(config)
+    cfg = replace(cfg, sync=replace(DEMO_SYNC, runs_dir=cfg.sync.runs_dir))
     with connect(cfg) as graph:
         console.print(f"Neo4j: {graph.uri}")
         apply_schema(graph)
         tables, summary = load_recipe(graph, "countries-mm")
         _print_load_summary(tables.name, summary)
-        _print_graph_overview(graph, summary.label)
-        print_rows(graph.query("MATCH (c:Country {name: 'France'})-[:NEIGHBOR_OF]->(n:Country) "
-                               "RETURN c.name AS country, collect(n.name) AS neighbours"), "a Cypher query")
-    console.print("See more in Neo4j Browser or cypher-shell, e.g.\n"
-                  "  MATCH (c:Country)-[:NEIGHBOR_OF]->(n:Country) RETURN c.name, collect(n.name)")
+        state = run_sync(graph, cfg, device=device, console=console)
+        print_stage_summary(state.stages)
+        print_rows(graph.query(DEMO_QUERY, run_id=state.run_id), "predicted links (top by probability)")
+    console.print("All predicted links, in Neo4j Browser or cypher-shell:\n"
+                  "  MATCH (h)-[c:VLKGE_CANDIDATE]->(t) RETURN h.name, c.relation, t.name, c.score, c.probability\n"
+                  "  ORDER BY c.probability DESC LIMIT 25\n"
+                  "Stop the local server with `vlkge-graph neo4j stop`.", markup=False)
+
+
+DEMO_QUERY = """
+MATCH (h:Country)-[c:VLKGE_CANDIDATE {run_id: $run_id}]->(t)
+WHERE c.rank = 1
+RETURN h.name AS head, c.relation AS relation, t.name AS tail,
+       round(c.score, 3) AS score, round(c.probability, 3) AS probability
+ORDER BY c.probability DESC LIMIT 12
+"""
+
+
+@app.command()
+def sync(
+    config: ConfigOption = None,
+    start: Annotated[str, typer.Option("--from", help="Resume from this stage: export, encode, train, predict, "
+                                       "publish (earlier stages' artifacts come from --run-dir or the latest run).")]
+    = "export",
+    run_dir: Annotated[Path | None, typer.Option(help="Run directory to resume (default: the scope's latest).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Everything but publishing to Neo4j.")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: a GPU when present).")] = None,
+) -> None:
+    """Export the graph, encode images and texts, train, evaluate, predict links and publish them to Neo4j."""
+    from vlkge_graph.jobs.sync import sync as run_sync
+
+    cfg = load_config(config)
+    with connect(cfg) as graph:
+        state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
+    print_stage_summary(state.stages)
+
+
+@app.command()
+def query(
+    name: Annotated[str | None, typer.Argument(help="Query in cypher/queries/ (omit to list them).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (JSON values parsed).")]
+    = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run a query of the Cypher library (top candidates, accept / reject, run history, similar entities)."""
+    from vlkge_graph.graph.queries import load_query, parse_param, query_names, run_query
+
+    if name is None:
+        for query_name in query_names():
+            q = load_query(query_name)
+            console.print(f"[bold]{query_name}[/]: {q.purpose}  (parameters: {', '.join(q.parameters)})")
+        return
+    params = dict(parse_param(p) for p in param or [])
+    with connect(load_config(config)) as graph:
+        print_rows(run_query(graph, name, params), name)
+
+
+def print_stage_summary(stages: dict[str, dict[str, object]]) -> None:
+    """One row per stage: seconds and its main numbers."""
+    table = Table(title="sync summary")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("result")
+    for name, info in stages.items():
+        rest = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in info.items() if k != "seconds")
+        table.add_row(name, f"{info.get('seconds', 0):.1f}", rest[:200])
+    console.print(table)
 
 
 def _print_load_summary(name: str, summary: object) -> None:
@@ -148,6 +219,16 @@ def print_rows(rows: list[dict[str, object]], title: str) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
+
+
+def _register_training_commands() -> None:
+    from vlkge_graph.training.commands import evaluate_command, train_command
+
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+
+
+_register_training_commands()
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
+from vlkge_graph.errors import ConfigError
+from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.identifiers import validate_identifier
 from vlkge_graph.strict import build, read_yaml
 
@@ -58,9 +61,41 @@ class LocalServerConfig:
 
 
 @dataclass(frozen=True)
+class PredictConfig:
+    """Which candidate links a sync proposes."""
+
+    relations: list[str] | None = None  # relationship types; None: all
+    directions: list[Literal["head", "tail"]] = field(default_factory=lambda: ["tail"])
+    k: int = 10
+    min_score: float | None = None
+    constrain_labels: bool = True  # answers only from labels seen at that end of the relation
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """``vlkge-graph sync``: what to export, how to train, what to predict, where runs go."""
+
+    graph: GraphFilter | None = None
+    scope: str | None = None  # default: the first entity label
+    recipe: str = "training/countries-mm.yaml"
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    runs_dir: str = "runs"
+    device: str | None = None
+
+    @property
+    def scope_name(self) -> str:
+        if self.scope:
+            return self.scope
+        if self.graph is None:
+            raise ConfigError("sync.graph: say which labels are entities, e.g. graph: {entity_labels: [Person]}")
+        return self.graph.entity_labels[0]
+
+
+@dataclass(frozen=True)
 class Config:
     neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     local_server: LocalServerConfig = field(default_factory=LocalServerConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     #: Label given to the run and bookkeeping nodes the project writes (never to users' nodes).
     namespace: str = "Vlkge"
 

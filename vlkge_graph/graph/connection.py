@@ -67,7 +67,8 @@ def connect(config: Config, start_local: bool = True) -> Iterator[Graph]:
     uri = resolve_uri(config, start_local)
     password = config.neo4j.password
     auth = (config.neo4j.user, password.reveal()) if password is not None else None  # type: ignore[attr-defined]
-    driver = GraphDatabase.driver(uri, auth=auth)
+    # Server notifications (e.g. "property key does not exist yet" on a fresh graph) are not errors.
+    driver = GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
     try:
         try:
             driver.verify_connectivity()

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from neo4j import ManagedTransaction
@@ -21,7 +20,8 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 from vlkge_graph.errors import ConfigError, VlkgeError
 from vlkge_graph.etl.tables import SPLITS, TableSet
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.identifiers import quote, validate_identifier
+from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.identifiers import quote
 
 log = logging.getLogger(__name__)
 
@@ -30,48 +30,14 @@ PROJECT_TYPES = ("VLKGE_CANDIDATE", "VLKGE_REJECTED", "HAS_RELATION")
 PAGE = 10_000
 
 
-@dataclass(frozen=True)
-class Modalities:
-    """Which node properties hold texts and images (paths or URLs) for a label."""
-
-    text: list[str] = field(default_factory=lambda: ["text"])
-    image: list[str] = field(default_factory=lambda: ["images"])
-
-
-@dataclass(frozen=True)
-class GraphFilter:
-    """What to export: entity labels, fact types, an optional predicate, modality mapping, splits."""
-
-    entity_labels: list[str] = field(default_factory=list)
-    key: str = "id"
-    name_property: str = "name"
-    relationship_types: list[str] = field(default_factory=list)  # empty: all types between entities
-    #: Optional Cypher predicate over ``h``, ``r``, ``t`` (the user's own trusted configuration),
-    #: e.g. ``coalesce(r.holdout, false) = false``.
-    where: str | None = None
-    modalities: Modalities = field(default_factory=Modalities)
-    modalities_by_label: dict[str, Modalities] = field(default_factory=dict)
-    split_property: str = "split"
-    split_ratios: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1})
-    seed: int = 42
-
-    def __post_init__(self) -> None:
-        if not self.entity_labels:
-            raise ConfigError("graph.entity_labels: name at least one label whose nodes are entities")
-        for label in self.entity_labels:
-            validate_identifier(label, "entity label")
-        for t in self.relationship_types:
-            validate_identifier(t, "relationship type")
-        for prop in (self.key, self.name_property, self.split_property):
-            validate_identifier(prop, "property name")
-        for mods in [self.modalities, *self.modalities_by_label.values()]:
-            for prop in [*mods.text, *mods.image]:
-                validate_identifier(prop, "modality property")
-        if set(self.split_ratios) != set(SPLITS) or abs(sum(self.split_ratios.values()) - 1) > 1e-6:
-            raise ConfigError(f"graph.split_ratios must give {list(SPLITS)} summing to 1, got {self.split_ratios}")
-
-
-Direction = Literal["tail", "head"]
+def export_rejections(graph: Graph, flt: GraphFilter) -> pd.DataFrame:
+    """Curated ``VLKGE_REJECTED`` pairs as (head, relation, tail): never proposed again, hard negatives."""
+    key = quote(flt.key)
+    rows = []
+    for label in flt.entity_labels:
+        rows += graph.query(f"MATCH (h:{quote(label)})-[x:VLKGE_REJECTED]->(t) WHERE x.type IS NOT NULL "
+                            f"RETURN toString(h.{key}) AS head, x.type AS relation, toString(t.{key}) AS tail")
+    return pd.DataFrame(rows, columns=["head", "relation", "tail"])
 
 
 def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -> TableSet:
@@ -79,7 +45,7 @@ def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -
     check_filter(graph, flt)
     try:
         entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
-                                columns=["id", "label", "name", "text", "images"], dtype=object)
+                                columns=["id", "label", "name", "text", "images", "type_label"], dtype=object)
         triples = pd.DataFrame(list(_fact_rows(graph, flt, page)),
                                columns=["head", "relation", "tail", "split"])
     except (ServiceUnavailable, SessionExpired, TransientError) as exc:
@@ -126,15 +92,16 @@ def _entity_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[An
         images = "[" + ", ".join(f"n.{quote(p)}" for p in mods.image) + "]"
         def query(after: str, label: str = label, texts: str = texts, images: str = images) -> str:
             return (f"MATCH (n:{quote(label)}) {after} RETURN n.{key} AS k, toString(n.{key}) AS id, "
-                    f"n.{quote(flt.name_property)} AS name, {texts} AS texts, {images} AS images "
+                    f"n.{quote(flt.name_property)} AS name, {texts} AS texts, {images} AS images, "
+                    "[l IN labels(n) WHERE NOT l IN $entity_labels][0] AS type "
                     f"ORDER BY n.{key} LIMIT $page")
-        for records in _pages(graph, query, f"n.{key}", page):
+        for records in _pages(graph, query, f"n.{key}", page, entity_labels=flt.entity_labels):
             for r in records:
                 if r["id"] in seen:  # a node with two entity labels
                     continue
                 seen.add(r["id"])
                 text = "\n".join(t for t in r["texts"] if isinstance(t, str) and t.strip()) or None
-                yield r["id"], label, r["name"], text, _image_list(r["images"])
+                yield r["id"], label, r["name"], text, _image_list(r["images"]), r["type"] or label
 
 
 def _fact_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[str, str, str, str | None]]:

@@ -1,0 +1,1 @@
+"""Jobs that chain the stages: sync (export -> encode -> train -> predict -> publish)."""

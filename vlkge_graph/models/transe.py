@@ -1,0 +1,44 @@
+"""TransE (Bordes et al. 2013): a relation translates the head onto the tail."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vlkge_graph.models.base import Backbone
+
+
+class TransE(Backbone):
+    """``gamma - || h + r - t ||_p``.
+
+    The VL-KGE reference code uses ``p = 1``, ``gamma = 12`` and L2-normalises ``h``, ``r`` and ``t``
+    first (``normalize=True``); the margin only shifts scores, so it matters for logistic losses.
+    """
+
+    def __init__(self, num_relations: int, dim: int, p: int = 1, gamma: float = 12.0,
+                 normalize: bool = True, init_std: float = 0.1) -> None:
+        if p not in (1, 2):
+            raise ValueError(f"TransE norm p must be 1 or 2, got {p}")
+        self.p = p
+        self.gamma = gamma
+        self.normalize = normalize
+        super().__init__(num_relations, dim, init_std=init_std)
+
+    def _norm(self, x: Tensor) -> Tensor:
+        return F.normalize(x, p=2, dim=-1) if self.normalize else x
+
+    def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        diff = self._norm(h) + self._norm(r) - self._norm(t)
+        return self.gamma - torch.linalg.vector_norm(diff, ord=self.p, dim=-1)
+
+    def score_tails(self, h: Tensor, r: Tensor, tails: Tensor) -> Tensor:
+        query = self._norm(h) + self._norm(r)
+        return self.gamma - torch.cdist(query, self._norm(tails), p=self.p)
+
+    def score_heads(self, heads: Tensor, r: Tensor, t: Tensor) -> Tensor:
+        query = self._norm(t) - self._norm(r)
+        return self.gamma - torch.cdist(query, self._norm(heads), p=self.p)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, p={self.p}, gamma={self.gamma}, normalize={self.normalize}"

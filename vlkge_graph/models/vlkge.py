@@ -1,0 +1,140 @@
+"""The VL-KGE entity representation: a structural table fused with frozen vision-language features.
+
+Structure-only KGE is the special case without features. Entities absent from the training triples
+(``seen`` false) get no structural vector, so their embedding comes from their features alone:
+this is what lets a trained model embed new entities without retraining (inductive inference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from vlkge_graph.models.fusion import FUSIONS, ModalityProjection
+
+#: modality name -> (features ``[num_entities, f]`` float, present ``[num_entities]`` bool).
+Features = Mapping[str, tuple[Tensor, Tensor]]
+ImaginaryMode = Literal["table", "gated"]
+ImaginaryInit = Literal["learn", "reference_zero"]
+
+#: The modality whose owners get a free imaginary vector in the gated (inductive) mode.
+TEXT = "text"
+
+
+class ImaginaryGate(nn.Module):
+    """``Im(e) = tanh(g) * P Re(e)``: an imaginary part computed from the real part.
+
+    ``init="reference_zero"`` reproduces the VL-KGE reference code (``P = 0``, ``g = 0``). There both
+    gradients are zero (dL/dP carries ``tanh(g) = 0``, dL/dg carries ``P Re(e) = 0``), so the branch
+    never trains and those imaginary parts stay 0: ComplEx then degenerates to DistMult for them.
+    The default ``"learn"`` starts from an orthogonal ``P`` and ``g = 0.5``, so both receive gradients.
+    """
+
+    def __init__(self, width: int, init: ImaginaryInit = "learn") -> None:
+        super().__init__()
+        self.proj = nn.Linear(width, width, bias=False)
+        self.gate = nn.Parameter(torch.zeros(()))
+        if init == "reference_zero":
+            nn.init.zeros_(self.proj.weight)
+        elif init == "learn":
+            nn.init.orthogonal_(self.proj.weight)
+            nn.init.constant_(self.gate, 0.5)
+        else:
+            raise ValueError(f"imaginary init must be 'learn' or 'reference_zero', got {init!r}")
+
+    def forward(self, real: Tensor) -> Tensor:
+        return torch.tanh(self.gate) * self.proj(real)
+
+
+class EntityRepresentation(nn.Module):
+    """Entity ids -> vectors ``[real]`` (real backbones) or ``[real | imaginary]`` (complex ones).
+
+    - ``features``: frozen modality features with presence masks (kept on the module's device as
+      non-persistent buffers: checkpoints hold parameters only, features come from the feature cache).
+    - ``seen``: bool per entity, true when it occurs in a training triple; default all true.
+    - ``imaginary="table"`` (transductive): a free imaginary vector per entity (zero when unseen).
+      ``"gated"`` (inductive, reference code): entities with a text feature get a free vector, all
+      others ``tanh(g) P Re(e)`` (:class:`ImaginaryGate`). Unlike the reference, an *unseen* text entity
+      also uses the gate, since its free vector was never trained.
+    """
+
+    def __init__(self, num_entities: int, dim: int, *, features: Features | None = None,
+                 seen: Tensor | None = None, fusion: str = "average", is_complex: bool = False,
+                 imaginary: ImaginaryMode = "table", imag_init: ImaginaryInit = "learn",
+                 adapter: bool = False, init_std: float = 0.1) -> None:
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose one of {sorted(FUSIONS)}")
+        if imaginary not in ("table", "gated"):
+            raise ValueError(f"imaginary must be 'table' or 'gated', got {imaginary!r}")
+        features = dict(features or {})
+        self.num_entities = num_entities
+        self.dim = dim
+        self.init_std = init_std
+        self.modalities = sorted(features)
+        self.is_complex = is_complex
+        self.imaginary_mode = imaginary
+        self.structure = nn.Embedding(num_entities, dim)
+        seen = torch.ones(num_entities, dtype=torch.bool) if seen is None else seen.to(torch.bool)
+        if seen.shape != (num_entities,):
+            raise ValueError(f"seen mask has shape {tuple(seen.shape)}, expected ({num_entities},)")
+        self.register_buffer("seen", seen)
+        self.projections = nn.ModuleDict()
+        for name in self.modalities:
+            values, present = features[name]
+            if values.ndim != 2 or values.shape[0] != num_entities or present.shape != (num_entities,):
+                raise ValueError(f"modality {name!r}: features {tuple(values.shape)} and mask "
+                                 f"{tuple(present.shape)} do not match {num_entities} entities")
+            self.register_buffer(f"values_{name}", values.float(), persistent=False)
+            self.register_buffer(f"present_{name}", present.to(torch.bool), persistent=False)
+            self.projections[name] = ModalityProjection(values.shape[1], dim, adapter)
+        self.fusion = FUSIONS[fusion](dim, len(self.modalities))
+        self.imaginary: nn.Embedding | None = None
+        self.gate: ImaginaryGate | None = None
+        if is_complex:
+            self.imaginary = nn.Embedding(num_entities, self.fusion.width)
+            if imaginary == "gated":
+                self.gate = ImaginaryGate(self.fusion.width, imag_init)
+                has_text = features[TEXT][1].to(torch.bool) if TEXT in features else torch.zeros_like(seen)
+                self.register_buffer("free_imaginary", has_text & seen)
+        self.reset_parameters()
+
+    @property
+    def width(self) -> int:
+        """Size of the real part (the backbone's ``dim``)."""
+        return self.fusion.width
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.structure.weight, std=self.init_std)
+        if self.imaginary is not None:
+            nn.init.normal_(self.imaginary.weight, std=self.init_std)
+
+    def modality(self, name: str, idx: Tensor | slice) -> tuple[Tensor, Tensor]:
+        """Projected features and presence mask of modality ``name`` for entity ids ``idx``."""
+        values = getattr(self, f"values_{name}")[idx]
+        return self.projections[name](values), getattr(self, f"present_{name}")[idx]
+
+    def real(self, idx: Tensor | slice) -> Tensor:
+        """The fused real part ``r_e``."""
+        mods = [self.modality(name, idx) for name in self.modalities]
+        return self.fusion(self.structure.weight[idx], self.seen[idx], mods)
+
+    def forward(self, idx: Tensor | None = None) -> Tensor:
+        """Vectors of entity ids ``idx`` (any shape), or of every entity when ``idx`` is None.
+
+        Rows are read by plain indexing, and ``None`` reads whole tables without a gather (the
+        all-entity case of 1-vs-all training), which keeps the backward pass a dense add.
+        """
+        rows: Tensor | slice = slice(None) if idx is None else idx
+        real = self.real(rows)
+        if self.imaginary is None:
+            return real
+        free = self.imaginary.weight[rows]
+        if self.gate is None:
+            imag = free * self.seen[rows].unsqueeze(-1).to(free.dtype)
+        else:
+            imag = torch.where(self.free_imaginary[rows].unsqueeze(-1), free, self.gate(real))
+        return torch.cat([real, imag], dim=-1)

@@ -1,0 +1,102 @@
+"""Top-k link candidates per (entity, relation, direction), excluding links that already exist.
+
+Scored blockwise (a block of queries against every entity at a time), so memory stays bounded and
+an entities x entities matrix never exists. Label constraints keep candidates plausible: for a
+relation, queries come only from entities whose label was seen at the query end of that relation,
+and answers only from entities whose label was seen at the answer end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from vlkge_graph.evaluation.index import FilterIndex, direction_columns
+from vlkge_graph.models.kge import KGEModel
+from vlkge_graph.training.data import TrainingData
+
+#: Scores held at once: queries per block x entities.
+BLOCK_ELEMENTS = 1 << 24
+CANDIDATE_COLUMNS = ("head", "tail", "relation", "score", "probability", "rank", "direction")
+
+
+@torch.no_grad()
+def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[str], *,
+                  relations: Sequence[str] | None = None, directions: Sequence[str] = ("tail",), k: int = 10,
+                  min_score: float | None = None, constrain_labels: bool = True,
+                  exclude: Sequence[Tensor] = (), probability: str = "sigmoid",
+                  device: str | torch.device = "cpu") -> pd.DataFrame:
+    """Candidates as a DataFrame with CANDIDATE_COLUMNS (entity ids and relation names).
+
+    Known facts of every split and the ``exclude`` triples (e.g. rejected candidates) are never
+    proposed; nor are self-links. ``probability``: ``sigmoid`` of the score for pointwise-trained
+    models (logistic, BCE losses), ``softmax`` over all entities for models trained with cross-entropy
+    against every entity, whose scores are logits of that distribution.
+    """
+    if probability not in ("sigmoid", "softmax"):
+        raise ValueError(f"probability must be 'sigmoid' or 'softmax', not {probability!r}")
+    model = model.to(device).eval()
+    known = [data.splits[s] for s in data.splits] + [torch.as_tensor(x).reshape(-1, 3) for x in exclude]
+    index = FilterIndex.from_triples(known, data.num_entities, data.num_relations).to(device)
+    all_known = torch.cat(known)
+    labels = pd.Series(list(entity_labels))
+    label_codes = torch.as_tensor(pd.factorize(labels)[0], device=device)
+    vectors = model.entity_vectors()
+    wanted = data.relation_ids if relations is None else relations
+    unknown = sorted(set(wanted) - set(data.relation_ids))
+    if unknown:
+        raise ValueError(f"cannot predict unknown relations {unknown}; the graph has {list(data.relation_ids)}")
+    frames = []
+    for name in wanted:
+        r = data.relation_ids.index(name)
+        facts = all_known[all_known[:, 1] == r].to(device)
+        for direction in directions:
+            anchor_col, answer_col = direction_columns(direction)
+            anchors = torch.arange(data.num_entities, device=device)
+            allowed = torch.ones(data.num_entities, dtype=torch.bool, device=device)
+            if constrain_labels and len(facts):
+                anchors = anchors[torch.isin(label_codes, label_codes[facts[:, anchor_col]])]
+                allowed = torch.isin(label_codes, label_codes[facts[:, answer_col]])
+            frames.append(_topk(model, vectors, index, anchors, allowed, r, direction, k, min_score, data, name,
+                                probability))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(CANDIDATE_COLUMNS))
+    return out
+
+
+def _topk(model: KGEModel, vectors: Tensor, index: FilterIndex, anchors: Tensor, allowed: Tensor, r: int,
+          direction: str, k: int, min_score: float | None, data: TrainingData, name: str,
+          probability: str) -> pd.DataFrame:
+    anchor_col, _ = direction_columns(direction)
+    n = data.num_entities
+    block = max(1, BLOCK_ELEMENTS // max(1, n))
+    k = min(k, int(allowed.sum()))
+    rows: list[tuple[np.ndarray, ...]] = []  # (query entity, answer, score, rank, probability) per block
+    for start in range(0, len(anchors), block):
+        a = anchors[start:start + block]
+        queries = torch.zeros(len(a), 3, dtype=torch.long, device=a.device)
+        queries[:, anchor_col], queries[:, 1] = a, r
+        scores = model.score_queries(queries, direction, vectors).float()
+        log_norm = torch.logsumexp(scores, dim=1, keepdim=True)  # softmax over every entity, before masking
+        scores[:, ~allowed] = float("-inf")
+        q_rows, answers = index.answers(queries, direction)
+        scores[q_rows, answers] = float("-inf")
+        scores[torch.arange(len(a), device=a.device), a] = float("-inf")  # no self-links
+        if k == 0:
+            continue
+        top, idx = scores.topk(k, dim=1)
+        keep = torch.isfinite(top) if min_score is None else torch.isfinite(top) & (top >= min_score)
+        ranks = torch.arange(1, k + 1, device=a.device).expand_as(idx)
+        prob = torch.sigmoid(top) if probability == "sigmoid" else torch.exp(top - log_norm)
+        rows.append(tuple(x[keep].cpu().numpy() for x in (a[:, None].expand_as(idx), idx, top, ranks, prob)))
+    if not rows:
+        return pd.DataFrame(columns=list(CANDIDATE_COLUMNS))
+    q, c, s, rank, prob = (np.concatenate(parts) for parts in zip(*rows, strict=True))
+    ids = np.asarray(data.entity_ids, dtype=object)
+    heads, tails = (ids[q], ids[c]) if direction == "tail" else (ids[c], ids[q])
+    return pd.DataFrame({"head": heads, "tail": tails, "relation": name, "score": s.astype(float),
+                         "probability": prob.astype(float), "rank": rank.astype(int),
+                         "direction": direction})

@@ -1,0 +1,233 @@
+"""``train`` and ``evaluate``: plain Python API functions plus the typer commands that wrap them.
+
+They wire the stages together: dataset (ETL recipe or snapshot directory) -> TrainingData ->
+features (encoder cache) -> model -> Trainer -> filtered ranking -> ``metrics.json`` and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.console import Console
+
+from vlkge_graph.encoders.base import resolve_device
+from vlkge_graph.errors import DataError
+from vlkge_graph.etl.tables import TableSet
+from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
+from vlkge_graph.evaluation.metrics import MODALITY_BUCKETS, RankingResult, modality_bucket_ids
+from vlkge_graph.evaluation.ranking import evaluate as rank_queries
+from vlkge_graph.models import Features, KGEModel, build_model
+from vlkge_graph.snapshot import MANIFEST, read_snapshot
+from vlkge_graph.training import checkpoint
+from vlkge_graph.training.data import TrainingData
+from vlkge_graph.training.loop import Trainer, seed_everything
+from vlkge_graph.training.recipe import EvaluationSpec, Recipe, load_recipe, parse_recipe
+
+MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+CHECKPOINTS = "checkpoints"
+
+
+def load_tables(dataset: str) -> TableSet:
+    """A snapshot directory (it has a manifest) or an ETL recipe name / path."""
+    if (Path(dataset) / MANIFEST).is_file():
+        return read_snapshot(dataset)[0]
+    from vlkge_graph.etl.readers import read_dataset
+
+    return read_dataset(dataset)
+
+
+def load_features(tables: TableSet, recipe: Recipe, device: torch.device,
+                  progress: bool = True) -> Features | None:
+    """The recipe's modality features through the encoder cache; None in structure-only mode."""
+    if not recipe.features:
+        return None
+    from vlkge_graph.encoders.features import encode_features
+
+    return encode_features(tables, image_encoder=recipe.features.get("image"),
+                           text_encoder=recipe.features.get("text"), device=device, progress=progress)
+
+
+def make_model(recipe: Recipe, data: TrainingData, features: Features | None) -> KGEModel:
+    """The recipe's model for ``data``; entities absent from training are masked as unseen."""
+    spec = recipe.model
+    return build_model(spec.backbone, data.num_entities, data.num_relations, spec.dim, features=features,
+                       seen=data.seen(), fusion=spec.fusion, imaginary=spec.imaginary,
+                       imag_init=spec.imag_init, adapter=spec.adapter, init_std=spec.init_std,
+                       reciprocal=spec.reciprocal, dropout=spec.dropout, backbone_options=spec.options)
+
+
+def candidate_pools(data: TrainingData, spec: EvaluationSpec) -> list[CandidatePools] | None:
+    """The protocol's answer pools: per relation, every answer it has in any split (WikiArt)."""
+    if not spec.candidate_pools:
+        return None
+    return [data.candidate_pools(d, ("train", "valid", "test")) for d in spec.directions]
+
+
+def rank_split(model: KGEModel, data: TrainingData, split: str, spec: EvaluationSpec,
+               device: torch.device, progress: bool = False, filter_index: FilterIndex | None = None,
+               pools: list[CandidatePools] | None = None) -> RankingResult:
+    """Filtered ranking of ``split`` under the recipe's protocol (filter over every split).
+
+    ``filter_index`` / ``pools``: prebuilt ones, so repeated validation does not rebuild them.
+    """
+    was_training = model.training
+    model.eval()
+    filter_index = filter_index if filter_index is not None else data.filter_index()
+    pools = pools if pools is not None else candidate_pools(data, spec)
+    result = rank_queries(model.score_fn(), data.splits[split], filter_index, data.num_entities,
+                          directions=spec.directions, filter_mode=spec.filter, ties=spec.ties,
+                          block_size=spec.block_size, candidates=pools, device=device,
+                          relation_names=list(data.relation_ids), progress=progress)
+    model.train(was_training)
+    return result
+
+
+def result_groups(model: KGEModel, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """Slices for reports: answers seen vs unseen in training, and answers' modality bucket."""
+    entities = model.entities
+    targets = result.targets
+    groups = {"answer": (entities.seen.cpu()[targets].long(), ["unseen", "seen"])}
+    if entities.modalities:
+        none = torch.zeros(entities.num_entities, dtype=torch.bool)
+        has = {m: getattr(entities, f"present_{m}").cpu() for m in entities.modalities}
+        buckets = modality_bucket_ids(has.get("image", none), has.get("text", none))
+        groups["answer modality"] = (buckets[targets], list(MODALITY_BUCKETS))
+    return groups
+
+
+def _environment(device: torch.device) -> dict[str, Any]:
+    env = {"device": str(device), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+           "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
+          output: str | Path | None = None, resume: bool = True, progress: bool = True,
+          console: Console | None = None) -> dict[str, Any]:
+    """Train a recipe, evaluate the best model on the test split, write ``output`` (checkpoints,
+    ``model.pt``, ``metrics.json``) and return the metrics. ``dataset`` overrides the recipe's
+    (e.g. a snapshot directory exported from Neo4j)."""
+    console = console or Console(stderr=True)
+    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    if dataset is not None:
+        recipe = replace(recipe, dataset=dataset)
+    dev = resolve_device(device)
+    out = Path(output) if output is not None else None
+    tables = load_tables(recipe.dataset)
+    data = TrainingData.from_tables(tables)
+    features = load_features(tables, recipe, dev, progress)
+    seed_everything(recipe.training.seed)
+    model = make_model(recipe, data, features)
+    meta = {"recipe": recipe.to_dict(), "entity_ids": list(data.entity_ids),
+            "relation_ids": list(data.relation_ids)}
+
+    def validation_mrr(m: KGEModel) -> float:
+        return rank_split(m, data, "valid", recipe.evaluation, trainer.device, filter_index=known,
+                          pools=pools).summary()["mrr"]
+
+    has_valid = len(data.splits["valid"]) > 0
+    trainer = Trainer(model, data, recipe.training, device=dev, evaluator=validation_mrr if has_valid else None,
+                      checkpoint_dir=out / CHECKPOINTS if out else None, meta=meta, progress=progress,
+                      console=console)
+    known, pools = data.filter_index().to(trainer.device), candidate_pools(data, recipe.evaluation)
+    start = time.perf_counter()
+    state = trainer.fit(resume=resume)
+    seconds = time.perf_counter() - start
+    if trainer.rank != 0:
+        return {}
+    result = rank_split(model, data, "test", recipe.evaluation, trainer.device, progress, known, pools)
+    metrics = {"recipe": recipe.name, "dataset": data.name, "data": data.summary(),
+               "test": result.to_dict(result_groups(model, result)),
+               "training": {"epochs": state.epoch, "best_epoch": state.best_epoch,
+                            "best_valid_mrr": state.best_metric if has_valid else None,
+                            "stopped_early": state.stopped_early, "seconds": seconds,
+                            "history": state.history},
+               "environment": _environment(trainer.device)}
+    if out is not None:
+        checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
+        (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+    console.print(result.table(title=f"{recipe.name}: test", groups=result_groups(model, result)))
+    return metrics
+
+
+def load_trained(model_path: str | Path, *, dataset: str | None = None, device: str | None = None,
+                 progress: bool = False) -> tuple[KGEModel, TrainingData, TableSet, Recipe]:
+    """A trained model ready to score, with its data: from ``model.pt``, a checkpoint, or a ``train``
+    output directory. ``dataset`` overrides the recipe's (e.g. the snapshot it was trained on); its
+    entities and relations must be the ones the model was trained on, in the same order."""
+    path = Path(model_path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    payload = checkpoint.load(path)
+    meta = payload["meta"]
+    recipe = parse_recipe(meta["recipe"], str(path))
+    if dataset is not None:
+        recipe = replace(recipe, dataset=dataset)
+    dev = resolve_device(device)
+    tables = load_tables(recipe.dataset)
+    data = TrainingData.from_tables(tables)
+    if list(data.entity_ids) != meta["entity_ids"] or list(data.relation_ids) != meta["relation_ids"]:
+        raise DataError(f"{path}: the dataset {recipe.dataset!r} does not hold the entities / relations "
+                        "the model was trained on")
+    model = make_model(recipe, data, load_features(tables, recipe, dev, progress))
+    model.load_state_dict(payload["model"])
+    return model.to(dev).eval(), data, tables, recipe
+
+
+def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None = None,
+             device: str | None = None, output: str | Path | None = None, progress: bool = True,
+             console: Console | None = None) -> dict[str, Any]:
+    """Evaluate a trained model (see :func:`load_trained`) with its recipe's protocol; optionally
+    write ``metrics-<split>.json`` into ``output``."""
+    console = console or Console(stderr=True)
+    model, data, _, recipe = load_trained(model_path, dataset=dataset, device=device, progress=progress)
+    dev = next(model.parameters()).device
+    result = rank_split(model, data, split, recipe.evaluation, dev, progress)
+    groups = result_groups(model, result)
+    metrics = {"recipe": recipe.name, "dataset": data.name, split: result.to_dict(groups),
+               "environment": _environment(dev)}
+    if output is not None:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        (Path(output) / f"metrics-{split}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    console.print(result.table(title=f"{recipe.name}: {split}", groups=groups))
+    return metrics
+
+
+# -- typer commands (registered by the CLI as `vlkge-graph train` / `vlkge-graph evaluate`) ---------
+
+RecipeOption = Annotated[Path, typer.Option("--recipe", help="training recipe, e.g. training/kinships-complex.yaml")]
+DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: GPU if any)")]
+
+
+def train_command(
+    recipe: RecipeOption,
+    output: Annotated[Path, typer.Option("--output", help="directory for checkpoints, model.pt, metrics.json")],
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
+    device: DeviceOption = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="ignore checkpoints in --output")] = False,
+) -> None:
+    """Train a VL-KGE model from a training recipe and evaluate it on the test split."""
+    train(recipe, dataset=dataset, device=device, output=output, resume=not fresh)
+
+
+def evaluate_command(
+    model: Annotated[Path, typer.Option("--model", help="model.pt, a checkpoint, or a train --output dir")],
+    split: Annotated[str, typer.Option("--split", help="valid or test")] = "test",
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
+    device: DeviceOption = None,
+    output: Annotated[Path | None, typer.Option("--output", help="write metrics-<split>.json here")] = None,
+) -> None:
+    """Evaluate a trained model with filtered ranking (MRR, Hits@1/3/10) under its recipe's protocol."""
+    evaluate(model, split=split, dataset=dataset, device=device, output=output)

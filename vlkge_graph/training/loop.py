@@ -1,0 +1,261 @@
+"""The training loop: batches, optimiser, AMP, DDP, early stopping and exact-resume checkpoints.
+
+The loop knows nothing about datasets or metrics: it receives a model, integer training data, a
+:class:`TrainingSpec` and an optional ``evaluator(model) -> float`` (validation MRR, higher is better).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+
+from vlkge_graph.evaluation.index import FilterIndex
+from vlkge_graph.models.kge import KGEModel
+from vlkge_graph.training import checkpoint
+from vlkge_graph.training.data import TrainingData
+from vlkge_graph.training.objective import Objective
+from vlkge_graph.training.recipe import TrainingSpec
+from vlkge_graph.training.sampling import NegativeSampler
+
+Evaluator = Callable[[KGEModel], float]
+
+
+@dataclass
+class TrainState:
+    """Progress that a checkpoint carries: completed epochs, steps, best validation score."""
+
+    epoch: int = 0
+    step: int = 0
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the global RNGs (model initialisation, dropout) on every device."""
+    torch.manual_seed(seed)
+
+
+def init_distributed(device: torch.device) -> tuple[torch.device, int, int]:
+    """(device, rank, world size). Under torchrun with several processes this joins the process group
+    (NCCL on GPUs, gloo on CPUs) and a bare ``cuda`` becomes this process's GPU (``LOCAL_RANK``)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if not dist.is_initialized():
+        return device, 0, 1
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device, dist.get_rank(), dist.get_world_size()
+
+
+class Trainer:
+    """Fits ``model`` on ``data.train`` following ``spec``.
+
+    ``checkpoint_dir``: where ``last.pt`` (every epoch, for resume) and ``best.pt`` (best validation
+    score) go; a ``last.pt`` found there is resumed from. ``meta`` is stored in every checkpoint.
+    """
+
+    def __init__(self, model: KGEModel, data: TrainingData, spec: TrainingSpec, *,
+                 device: torch.device | str = "cpu", evaluator: Evaluator | None = None,
+                 checkpoint_dir: str | Path | None = None, meta: dict[str, Any] | None = None,
+                 progress: bool = True, console: Console | None = None) -> None:
+        self.device, self.rank, self.world = init_distributed(torch.device(device))
+        self.spec = spec
+        self.model = model.to(self.device)
+        self.evaluator = evaluator
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.meta = meta or {}
+        self.progress = progress and self.rank == 0
+        self.console = console or Console(stderr=True)
+        self.state = TrainState()
+        self.best_model: dict[str, Tensor] | None = None
+
+        train_index = data.filter_index(("train",)).to(self.device) if spec.mode != "1vsall" else None
+        self.objective = Objective(self.model, spec, train_index)
+        self.step_module: torch.nn.Module = self.objective
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.step_module = DistributedDataParallel(self.objective, device_ids=ids)
+        self.examples, self.extra = self._examples(data)
+        self.sampler = self._sampler(data, train_index) if spec.mode == "negatives" else None
+        self.optimizer = self._optimizer()
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.shuffle_gen = torch.Generator().manual_seed(spec.seed)
+        self.sample_gen = torch.Generator(self.device).manual_seed(spec.seed + 1 + self.rank)
+
+    # -- construction -------------------------------------------------------------------------
+    def _examples(self, data: TrainingData) -> tuple[Tensor, Tensor | None]:
+        if self.spec.mode == "kvsall":
+            queries, directions = data.kvsall_queries(self.spec.sides)
+            return queries.to(self.device), directions.to(self.device)
+        return data.train.to(self.device), None
+
+    def _sampler(self, data: TrainingData, known: FilterIndex | None) -> NegativeSampler:
+        spec = self.spec
+        pools = ({d: data.candidate_pools(d) for d in spec.sides} if spec.candidate_pools else None)
+        return NegativeSampler(data.num_entities, data.num_relations, spec.num_negatives, train=data.train,
+                               corruption=spec.corruption, sides=spec.sides,
+                               known=known if spec.filter_negatives else None, pools=pools,
+                               device=self.device)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.spec.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
+        return torch.optim.Adagrad(params, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        if not self.spec.amp or self.device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    @property
+    def _generators(self) -> dict[str, torch.Generator]:
+        return {"shuffle": self.shuffle_gen, "sample": self.sample_gen}
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(), "trainer": asdict(self.state),
+                "rng": checkpoint.rng_state(self._generators), "meta": self.meta}
+
+    def load_state_dict(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.state = TrainState(**payload["trainer"])
+        checkpoint.set_rng_state(payload["rng"], self._generators)
+
+    def resume(self) -> bool:
+        """Load ``last.pt`` (and the best weights) from the checkpoint directory when present."""
+        if self.checkpoint_dir is None or not (self.checkpoint_dir / checkpoint.LAST).exists():
+            return False
+        self.load_state_dict(checkpoint.load(self.checkpoint_dir / checkpoint.LAST, self.device))
+        if self.world > 1:  # only rank 0's streams were saved: give every rank its own again
+            self.sample_gen.manual_seed(self.spec.seed + 1 + self.rank + 1_000_003 * self.state.epoch)
+        best = self.checkpoint_dir / checkpoint.BEST
+        if best.exists():
+            self.best_model = checkpoint.load(best, self.device)["model"]
+        return True
+
+    def _save(self, name: str, payload: dict[str, Any]) -> None:
+        if self.checkpoint_dir is not None and self.rank == 0:
+            checkpoint.save(self.checkpoint_dir / name, payload)
+
+    # -- training -----------------------------------------------------------------------------
+    def _batches(self) -> list[Tensor]:
+        """This rank's shuffled example indices for one epoch, split into batches."""
+        perm = torch.randperm(len(self.examples), generator=self.shuffle_gen).to(self.device)
+        per_rank = len(perm) // self.world  # equal step counts on every rank keep DDP in lockstep
+        perm = perm[self.rank * per_rank:(self.rank + 1) * per_rank] if self.world > 1 else perm
+        return list(perm.split(self.spec.batch_size))
+
+    def _step(self, idx: Tensor) -> Tensor:
+        batch = self.examples[idx]
+        negatives = extra = None
+        if self.sampler is not None:
+            negatives, extra = self.sampler.sample(batch, self.sample_gen)
+        elif self.extra is not None:
+            extra = self.extra[idx]
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            loss = self.step_module(batch, negatives, extra)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+    def train_epoch(self, bar: Progress | None = None) -> dict[str, float]:
+        """One pass over the (shuffled) training examples; returns loss and throughput."""
+        self.model.train()
+        batches = self._batches()
+        task = bar.add_task(f"epoch {self.state.epoch + 1}", total=len(batches)) if bar else None
+        start, total, count = time.perf_counter(), torch.zeros((), device=self.device), 0
+        for idx in batches:
+            total += self._step(idx) * len(idx)
+            count += len(idx)
+            self.state.step += 1
+            if bar is not None and task is not None:
+                bar.advance(task)
+        if bar is not None and task is not None:
+            bar.remove_task(task)
+        seconds = time.perf_counter() - start
+        return {"loss": float(total) / max(count, 1), "seconds": seconds,
+                "examples_per_s": count * self.world / max(seconds, 1e-9)}
+
+    def _validate(self) -> float | None:
+        """Validation score on rank 0, shared with every rank."""
+        metric = math.nan
+        if self.evaluator is not None and self.rank == 0:
+            self.model.eval()
+            metric = float(self.evaluator(self.model))
+            self.model.train()
+        if self.world > 1:
+            value = torch.tensor([metric], device=self.device)
+            dist.broadcast(value, src=0)
+            metric = float(value)
+        return None if math.isnan(metric) else metric
+
+    def fit(self, resume: bool = True) -> TrainState:
+        """Train until ``spec.epochs`` or early stopping; the model ends with the best weights."""
+        if resume and self.resume() and self.rank == 0:
+            self.console.log(f"resumed after epoch {self.state.epoch}")
+        spec = self.spec
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=self.console, disable=not self.progress, transient=True) as bar:
+            epochs = bar.add_task("training", total=spec.epochs, completed=self.state.epoch)
+            while self.state.epoch < spec.epochs and not self.state.stopped_early:
+                record = self.train_epoch(bar)
+                self.state.epoch += 1
+                record["epoch"] = self.state.epoch
+                last = self.state.epoch == spec.epochs
+                if self.evaluator is not None and (self.state.epoch % spec.eval_every == 0 or last):
+                    metric = self._validate()
+                    if metric is not None:
+                        record["valid_mrr"] = metric
+                        self._track_best(metric)
+                self.state.history.append(record)
+                if self.rank == 0:
+                    self.console.log(_describe(record))
+                self._save(checkpoint.LAST, self.state_dict())
+                bar.advance(epochs)
+        if self.best_model is not None:
+            self.model.load_state_dict(self.best_model)
+        if self.world > 1:
+            dist.barrier()
+        return self.state
+
+    def _track_best(self, metric: float) -> None:
+        state = self.state
+        if metric > state.best_metric:
+            state.best_metric, state.best_epoch = metric, state.epoch
+            self.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._save(checkpoint.BEST, {"model": self.best_model, "trainer": asdict(state), "meta": self.meta})
+        elif self.spec.patience and state.epoch - state.best_epoch >= self.spec.patience:
+            state.stopped_early = True
+
+
+def _describe(record: dict[str, float]) -> str:
+    parts = [f"epoch {int(record['epoch'])}", f"loss {record['loss']:.4f}",
+             f"{record['examples_per_s']:.0f} ex/s", f"{record['seconds']:.1f} s"]
+    if "valid_mrr" in record:
+        parts.append(f"valid MRR {record['valid_mrr']:.4f}")
+    return " | ".join(parts)

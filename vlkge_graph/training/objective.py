@@ -1,0 +1,95 @@
+"""Model + loss as one module, so the whole training step is a single ``forward`` (what DDP wraps)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from vlkge_graph.evaluation.index import FilterIndex
+from vlkge_graph.models.kge import DIRECTIONS, KGEModel
+from vlkge_graph.training import losses
+from vlkge_graph.training.recipe import TrainingSpec
+
+
+class Objective(nn.Module):
+    """Training loss of a batch for the recipe's mode.
+
+    - ``negatives``: ``forward(positives [B, 3], negatives [B, k, 3], valid [B, k])``.
+    - ``1vsall``: ``forward(positives)``; every positive is a query per side, its answer the target.
+    - ``kvsall``: ``forward(queries [B, 3], directions [B])`` (direction ids into ``("head", "tail")``);
+      every known training answer of the query is a target, looked up in ``train_index``.
+    """
+
+    def __init__(self, model: KGEModel, spec: TrainingSpec, train_index: FilterIndex | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.spec = spec
+        self.train_index = train_index
+
+    def forward(self, batch: Tensor, negatives: Tensor | None = None, extra: Tensor | None = None) -> Tensor:
+        spec = self.spec
+        if spec.mode == "negatives":
+            if negatives is None:
+                raise ValueError("negatives mode needs sampled negatives")
+            loss = self._negatives(batch, negatives, extra)
+        elif spec.mode == "1vsall":
+            loss = self._one_vs_all(batch)
+        else:
+            if extra is None:
+                raise ValueError("kvsall mode needs a direction id per query")
+            loss = self._k_vs_all(batch, extra)
+        if spec.regularizer != "none" and spec.regularization_weight > 0:
+            loss = loss + spec.regularization_weight * losses.regularization(
+                self._factors(batch), spec.regularizer, self.model.backbone.is_complex)
+        return loss
+
+    def _factors(self, batch: Tensor) -> tuple[Tensor, ...]:
+        """Vectors the regulariser sees: the batch's triples and, when head queries are scored with
+        reciprocal relations, their inverses ``(t, r + R, h)`` too (as Lacroix et al. do)."""
+        h, r, t = self.model.embed(batch)
+        if self.model.reciprocal and self.spec.mode != "negatives" and "head" in self.spec.sides:
+            inverse = self.model.backbone.relation(batch[:, 1] + self.model.num_relations)
+            return h, r, t, t, inverse, h
+        return h, r, t
+
+    def _negatives(self, positives: Tensor, negatives: Tensor, valid: Tensor | None) -> Tensor:
+        spec = self.spec
+        pos, neg = self.model(positives).float(), self.model(negatives).float()
+        if spec.loss == "logistic":
+            return losses.logistic(pos, neg, valid, spec.reduction)
+        if spec.loss == "margin":
+            return losses.margin_ranking(pos, neg, valid, spec.margin, spec.reduction)
+        return losses.self_adversarial(pos, neg, valid, spec.adversarial_temperature, spec.reduction)
+
+    def _all_entities(self, scores: Tensor, targets: Tensor) -> Tensor:
+        spec = self.spec
+        if spec.loss == "cross_entropy":
+            return losses.cross_entropy(scores, targets, spec.label_smoothing, spec.reduction)
+        if targets.dtype == torch.long:
+            targets = nn.functional.one_hot(targets, scores.shape[-1]).to(scores.dtype)
+        return losses.binary_cross_entropy(scores, targets, spec.label_smoothing, spec.reduction)
+
+    def _one_vs_all(self, positives: Tensor) -> Tensor:
+        candidates = self.model.entity_vectors()
+        total = candidates.new_zeros(())
+        for direction in self.spec.sides:
+            scores = self.model.score_queries(positives, direction, candidates)
+            total = total + self._all_entities(scores.float(), positives[:, 0 if direction == "head" else 2])
+        return total
+
+    def _k_vs_all(self, queries: Tensor, directions: Tensor) -> Tensor:
+        if self.train_index is None:
+            raise ValueError("kvsall mode needs the training filter index")
+        candidates = self.model.entity_vectors()
+        total = candidates.new_zeros(())
+        for d, direction in enumerate(DIRECTIONS):
+            rows = (directions == d).nonzero(as_tuple=True)[0]
+            if rows.numel() == 0:
+                continue
+            block = queries[rows]
+            scores = self.model.score_queries(block, direction, candidates).float()
+            targets = torch.zeros_like(scores)
+            ans_rows, answers = self.train_index.answers(block, direction)
+            targets[ans_rows, answers] = 1.0
+            total = total + self._all_entities(scores, targets)
+        return total

@@ -1,0 +1,133 @@
+"""Training recipes: a YAML file -> typed, validated dataclasses.
+
+Parsing goes through :func:`vlkge_graph.strict.build`, so an unknown key or a wrong type is a
+ConfigError naming the file and the dotted key. Cross-field rules (which loss fits which training
+mode) are checked here too, before any data is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from vlkge_graph.errors import ConfigError
+from vlkge_graph.strict import build, read_yaml
+
+Direction = Literal["head", "tail"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model: backbone, size, fusion and the complex backbones' imaginary parts."""
+
+    backbone: Literal["transe", "distmult", "complex", "rotate"] = "complex"
+    dim: int = 128
+    fusion: Literal["average", "concat", "weighted"] = "average"
+    imaginary: Literal["table", "gated"] = "table"
+    imag_init: Literal["learn", "reference_zero"] = "learn"
+    adapter: bool = False
+    init_std: float = 0.1
+    reciprocal: bool = False
+    dropout: float = 0.0
+    #: Backbone keyword options, e.g. TransE/RotatE ``p`` and ``gamma``, TransE ``normalize``.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """How to train: examples, loss, negatives, optimiser, schedule, early stopping."""
+
+    #: ``negatives``: each positive against sampled corruptions; ``1vsall``: each (query, answer)
+    #: against every entity; ``kvsall``: each distinct query against every entity, all answers true.
+    mode: Literal["negatives", "1vsall", "kvsall"] = "negatives"
+    loss: Literal["logistic", "margin", "self_adversarial", "cross_entropy", "bce"] = "logistic"
+    #: ``mean`` (the reference code) or ``sum`` (the paper's formula) over scored triples.
+    reduction: Literal["mean", "sum"] = "mean"
+    margin: float = 1.0
+    adversarial_temperature: float = 1.0
+    label_smoothing: float = 0.0
+    num_negatives: int = 1
+    corruption: Literal["uniform", "bernoulli"] = "uniform"
+    #: Which end of a positive may be corrupted (negatives) or queried (1vsall / kvsall).
+    sides: list[Direction] = field(default_factory=lambda: ["head", "tail"])
+    #: Draw corrupted ends from the relation's pool of training answers (WikiArt protocol).
+    candidate_pools: bool = False
+    filter_negatives: bool = True
+    optimizer: Literal["adagrad", "adam"] = "adagrad"
+    lr: float = 0.1
+    weight_decay: float = 0.0
+    regularizer: Literal["none", "n3", "l2"] = "none"
+    regularization_weight: float = 0.0
+    batch_size: int = 512
+    epochs: int = 100
+    seed: int = 42
+    amp: bool = True
+    eval_every: int = 1
+    #: Stop after this many epochs without a better validation MRR (0: never stop early).
+    patience: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """The link-prediction protocol for validation and test."""
+
+    filter: Literal["strict", "mixed", "none"] = "strict"
+    ties: Literal["realistic", "optimistic", "pessimistic"] = "realistic"
+    directions: list[Direction] = field(default_factory=lambda: ["head", "tail"])
+    candidate_pools: bool = False
+    block_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole training recipe. ``dataset`` is an ETL recipe name / path or a snapshot directory;
+    ``features`` maps a modality (``image``, ``text``) to an encoder id (empty: structure only)."""
+
+    dataset: str
+    name: str = ""
+    features: dict[Literal["image", "text"], str] = field(default_factory=dict)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_NEGATIVE_LOSSES = ("logistic", "margin", "self_adversarial")
+_ALL_ENTITY_LOSSES = ("cross_entropy", "bce")
+
+
+def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
+    """Validate a recipe mapping; errors name ``where`` and the key."""
+    recipe = build(Recipe, data, f"{where}:")
+    train = recipe.training
+    if train.mode == "negatives" and train.loss not in _NEGATIVE_LOSSES:
+        raise ConfigError(f"{where}: training.loss {train.loss!r} needs training.mode 1vsall or kvsall; "
+                          f"with negatives use one of {list(_NEGATIVE_LOSSES)}")
+    if train.mode != "negatives" and train.loss not in _ALL_ENTITY_LOSSES:
+        raise ConfigError(f"{where}: training.loss {train.loss!r} does not fit training.mode "
+                          f"{train.mode!r}; use one of {list(_ALL_ENTITY_LOSSES)}")
+    positive = {"model.dim": recipe.model.dim, "training.batch_size": train.batch_size,
+                "training.epochs": train.epochs, "training.num_negatives": train.num_negatives,
+                "training.eval_every": train.eval_every}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{where}: {key} must be at least 1, got {value}")
+    if not train.sides or not recipe.evaluation.directions:
+        raise ConfigError(f"{where}: training.sides and evaluation.directions must not be empty")
+    if not 0.0 <= recipe.model.dropout < 1.0:
+        raise ConfigError(f"{where}: model.dropout must be in [0, 1), got {recipe.model.dropout}")
+    if train.lr <= 0:
+        raise ConfigError(f"{where}: training.lr must be positive, got {train.lr}")
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; ``name`` defaults to the file's stem."""
+    path = Path(path)
+    recipe = parse_recipe(read_yaml(path), str(path))
+    if not recipe.name:
+        recipe = replace(recipe, name=path.stem)
+    return recipe
