@@ -19,7 +19,7 @@ from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.lock import LockBusyError, hold_lock
-from vlkge_graph.graph.publish import RunRecord, publish
+from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
 
 
 def make_graph(graph: Graph, label: str, n: int) -> TableSet:
@@ -44,7 +44,8 @@ def make_run(label: str, scope: str, run_id: str, n: int, per_entity: int, seed:
                           "probability": 0.5, "rank": np.tile(np.arange(1, per_entity + 1), n), "direction": "tail"})
     run = RunRecord(run_id=run_id, scope=scope, backbone="distmult", dim=4, entity_labels=[label],
                     metrics={"mrr": 0.5})
-    return run, entities, rng.normal(size=(n, 4)).astype(np.float32), [("likes", "LIKES", [1.0, 2.0, 3.0, 4.0])], cands
+    relations = [RelationParams("likes", "LIKES", [1.0, 2.0, 3.0, 4.0])]
+    return run, entities, rng.normal(size=(n, 4)).astype(np.float32), relations, cands
 
 
 def visible(graph: Graph, scope: str) -> list[tuple]:

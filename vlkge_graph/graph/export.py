@@ -90,18 +90,19 @@ def _entity_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[An
         mods = flt.modalities_by_label.get(label, flt.modalities)
         texts = "[" + ", ".join(f"n.{quote(p)}" for p in mods.text) + "]"
         images = "[" + ", ".join(f"n.{quote(p)}" for p in mods.image) + "]"
+
         def query(after: str, label: str = label, texts: str = texts, images: str = images) -> str:
-            return (f"MATCH (n:{quote(label)}) {after} RETURN n.{key} AS k, toString(n.{key}) AS id, "
-                    f"n.{quote(flt.name_property)} AS name, {texts} AS texts, {images} AS images, "
-                    "[l IN labels(n) WHERE NOT l IN $entity_labels][0] AS type "
-                    f"ORDER BY n.{key} LIMIT $page")
-        for records in _pages(graph, query, f"n.{key}", page, entity_labels=flt.entity_labels):
-            for r in records:
-                if r["id"] in seen:  # a node with two entity labels
+            return (f"MATCH (n:{quote(label)}) {after} WITH n ORDER BY n.{key} LIMIT $page "
+                    f"RETURN collect([toString(n.{key}), n.{quote(flt.name_property)}, {texts}, {images}, "
+                    "[l IN labels(n) WHERE NOT l IN $entity_labels][0]]) AS rows, "
+                    f"collect(n.{key})[-1] AS last")
+        for rows in _pages(graph, query, f"n.{key}", page, entity_labels=flt.entity_labels):
+            for node_id, name, node_texts, node_images, type_label in rows:
+                if node_id in seen:  # a node with two entity labels
                     continue
-                seen.add(r["id"])
-                text = "\n".join(t for t in r["texts"] if isinstance(t, str) and t.strip()) or None
-                yield r["id"], label, r["name"], text, _image_list(r["images"]), r["type"] or label
+                seen.add(node_id)
+                text = "\n".join(t for t in node_texts if isinstance(t, str) and t.strip()) or None
+                yield node_id, label, name, text, _image_list(node_images), type_label or label
 
 
 def _fact_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[str, str, str, str | None]]:
@@ -113,38 +114,38 @@ def _fact_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[str,
     for label in flt.entity_labels:
         def query(after: str, label: str = label) -> str:
             return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
+                    f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
                     f"OPTIONAL MATCH (h)-{rel}->(t) WHERE ({is_entity}) AND t.{key} IS NOT NULL "
                     f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where} "
-                    f"RETURN h.{key} AS k, toString(h.{key}) AS id, "
-                    f"collect([type(r), toString(t.{key}), r.{split}]) AS facts")
-        for records in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES)):
-            for record in records:
-                for rel_type, tail, split_value in record["facts"]:
-                    if rel_type is not None:
-                        yield record["id"], rel_type, tail, split_value
+                    f"WITH last, collect(CASE WHEN r IS NOT NULL THEN "
+                    f"[toString(h.{key}), type(r), toString(t.{key}), r.{split}] END) AS rows "
+                    "RETURN rows, last")
+        for rows in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES)):
+            yield from (tuple(row) for row in rows)
 
 
 def _pages(graph: Graph, query: Callable[[str], str], key_expr: str, page: int,
-           **params: Any) -> Iterator[list[dict[str, Any]]]:
+           **params: Any) -> Iterator[list[list[Any]]]:
     """Key-ordered pages, each read in its own managed (retried) transaction.
 
-    ``query(where)`` builds the page query; ``where`` is empty for the first page, then a range
-    predicate past the last key seen, so keys of any orderable type (strings, numbers) page correctly.
+    ``query(where)`` builds a page query returning one record: ``rows`` (the page, collected on the
+    server: one record per page decodes far faster than one per row) and ``last`` (the page's last
+    key). ``where`` is empty for the first page, then a range predicate past the last key, so keys of
+    any orderable type (strings, numbers) page correctly.
     """
     after: Any = None
     while True:
         where = "" if after is None else f"WHERE {key_expr} > $after"
-        records = graph.read(_fetch, query(where), {"after": after, "page": page, **params})
-        if not records:
+        record = graph.read(_fetch, query(where), {"after": after, "page": page, **params})
+        if record is None or record["last"] is None:
             return
-        yield records
-        if len(records) < page:
-            return
-        after = records[-1]["k"]
+        yield record["rows"]
+        after = record["last"]
 
 
-def _fetch(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [record.data() for record in tx.run(cypher, params)]
+def _fetch(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    record = tx.run(cypher, params).single()
+    return record.data() if record else None
 
 
 def _image_list(values: list[Any]) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from rich.progress import Progress
 
 from vlkge_graph.errors import DataError
 from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
 from vlkge_graph.identifiers import quote, validate_identifier
 
@@ -48,6 +49,7 @@ class RunRecord:
     gamma: float = 12.0
     p: int = 1
     normalize: bool = False
+    reciprocal: bool = False  # head queries use each relation's inverse_vector (Lacroix et al. 2018)
     encoder_image: str | None = None
     encoder_text: str | None = None
     fusion: str | None = None
@@ -66,6 +68,23 @@ class RunRecord:
 
 
 @dataclass
+class RelationParams:
+    """A relation's backbone parameters as the plugin reads them (docs/graph-model.md)."""
+
+    relation: str
+    type: str
+    vector: Sequence[float]
+    inverse_vector: Sequence[float] | None = None  # reciprocal models only
+
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {"relation": self.relation, "type": self.type,
+                                 "vector": [float(x) for x in self.vector]}
+        if self.inverse_vector is not None:
+            props["inverse_vector"] = [float(x) for x in self.inverse_vector]
+        return props
+
+
+@dataclass
 class PublishSummary:
     run_id: str
     candidates: int
@@ -77,12 +96,11 @@ class PublishSummary:
 
 
 def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
-            relations: Sequence[tuple[str, str, Sequence[float]]], candidates: pd.DataFrame,
+            relations: Sequence[RelationParams], candidates: pd.DataFrame,
             batch_size: int = BATCH, lock_wait_s: float = 0, lock_lease_s: float = 120,
             progress: bool = True) -> PublishSummary:
     """Publish one run. ``entities`` has ``id`` and ``label`` (the node's label for matching on
-    ``run.entity_key``) aligned with the rows of ``embeddings``; ``relations`` are
-    (relation, type, parameter vector); ``candidates`` has CANDIDATE_COLUMNS."""
+    ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has CANDIDATE_COLUMNS."""
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
     with hold_lock(graph, f"publish:{run.scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
@@ -98,12 +116,12 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                       "r.active = false, r.embedding_property = $slot, r.created_at = datetime()",
                       run_id=run.run_id, props=run.properties(), slot=slot)
         graph.execute("MATCH (r:VlkgeRun {run_id: $run_id}) UNWIND $rels AS rel "
-                      "CREATE (r)-[:HAS_RELATION]->(:VlkgeRelation {run_id: $run_id, relation: rel.relation, "
-                      "type: rel.type, vector: rel.vector})", run_id=run.run_id,
-                      rels=[{"relation": r, "type": t, "vector": [float(x) for x in v]} for r, t, v in relations])
+                      "CREATE (r)-[:HAS_RELATION]->(x:VlkgeRelation {run_id: $run_id}) SET x += rel",
+                      run_id=run.run_id, rels=[rel.properties() for rel in relations])
+        node_ids = _node_ids(graph, run, entities)
         with Progress(disable=not progress, transient=True) as bar:
-            _write_embeddings(graph, lease, run, entities, embeddings, slot, batch_size, bar)
-            _write_candidates(graph, lease, run, entities, candidates, batch_size, bar)
+            _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
+            _write_candidates(graph, lease, run, node_ids, candidates, batch_size, bar)
         _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
         graph.write(_activate, run.scope, run.run_id)  # the one small transaction that switches generations
         removed = 0
@@ -173,42 +191,49 @@ def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, s
     return removed
 
 
-def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray,
-                      slot: str, batch_size: int, bar: Progress) -> None:
-    key, prop = quote(run.entity_key, "entity key property"), quote(slot, "embedding property")
+def _node_ids(graph: Graph, run: RunRecord, entities: pd.DataFrame) -> dict[str, str]:
+    """Entity key -> elementId, read once per label: the writes then seek nodes by id."""
+    ids: dict[str, str] = {}
+    for label in sorted(set(entities["label"])):
+        ids.update(node_element_ids(graph, label, run.entity_key))
+    missing = [e for e in entities["id"] if e not in ids]
+    if missing:
+        raise DataError(f"{len(missing)} published entities are no longer in the graph, e.g. {missing[:5]}")
+    return ids
+
+
+def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
+                      entities: pd.DataFrame, embeddings: np.ndarray, slot: str, batch_size: int,
+                      bar: Progress) -> None:
+    prop = quote(slot, "embedding property")
     task = bar.add_task("publishing embeddings", total=len(entities))
-    for label, index in _group_rows(entities["label"]):
-        cypher = (f"UNWIND $rows AS row MATCH (n:{quote(label, 'entity label')} {{{key}: row.id}}) "
-                  f"SET n.{prop} = row.v, n.vlkge_run_id = $run_id")
-        ids = entities["id"].to_numpy()
-        for chunk in _chunks(index, batch_size):
-            rows = [{"id": str(ids[i]), "v": embeddings[i].astype(float).tolist()} for i in chunk]
-            graph.execute(cypher, rows=rows, run_id=run.run_id)
-            lease.renew()
-            bar.advance(task, len(chunk))
+    cypher = (f"UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id "
+              f"SET n.{prop} = row.v, n.vlkge_run_id = $run_id")
+    ids = [node_ids[e] for e in entities["id"]]
+    for start in range(0, len(ids), batch_size):
+        rows = [{"id": ids[i], "v": embeddings[i].astype(float).tolist()}
+                for i in range(start, min(start + batch_size, len(ids)))]
+        graph.execute(cypher, rows=rows, run_id=run.run_id)
+        lease.renew()
+        bar.advance(task, len(rows))
 
 
-def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, entities: pd.DataFrame, candidates: pd.DataFrame,
-                      batch_size: int, bar: Progress) -> None:
-    key = quote(run.entity_key, "entity key property")
-    label_of = dict(zip(entities["id"], entities["label"], strict=True))
-    frame = candidates.assign(_hl=candidates["head"].map(label_of), _tl=candidates["tail"].map(label_of))
-    if frame["_hl"].isna().any() or frame["_tl"].isna().any():
+def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
+                      candidates: pd.DataFrame, batch_size: int, bar: Progress) -> None:
+    frame = candidates.assign(head=candidates["head"].map(node_ids), tail=candidates["tail"].map(node_ids))
+    if frame["head"].isna().any() or frame["tail"].isna().any():
         raise DataError("candidates name entities that are not in the published entity table")
     task = bar.add_task("publishing candidates", total=len(frame))
-    model = run.backbone
-    for (hl, tl), group in frame.groupby(["_hl", "_tl"], sort=True):
-        cypher = (f"UNWIND $rows AS row MATCH (h:{quote(hl, 'entity label')} {{{key}: row.head}}) "
-                  f"MATCH (t:{quote(tl, 'entity label')} {{{key}: row.tail}}) "
-                  f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: row.relation, type: row.type, score: row.score, "
-                  "probability: row.probability, rank: row.rank, direction: row.direction, run_id: $run_id, "
-                  "model: $model, created_at: datetime()}]->(t)")
-        records = group[list(CANDIDATE_COLUMNS)].to_dict("records")
-        for start in range(0, len(records), batch_size):
-            rows = [_plain(r) for r in records[start:start + batch_size]]
-            graph.execute(cypher, rows=rows, run_id=run.run_id, model=model)
-            lease.renew()
-            bar.advance(task, len(rows))
+    # Few properties per relationship: each one costs write throughput; model and time live on the run node.
+    cypher = ("UNWIND $rows AS row MATCH (h) WHERE elementId(h) = row.head MATCH (t) WHERE elementId(t) = row.tail "
+              f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: row.relation, type: row.type, score: row.score, "
+              "probability: row.probability, rank: row.rank, direction: row.direction, run_id: $run_id}]->(t)")
+    records = frame[list(CANDIDATE_COLUMNS)].to_dict("records")
+    for start in range(0, len(records), batch_size):
+        rows = [_plain(r) for r in records[start:start + batch_size]]
+        graph.execute(cypher, rows=rows, run_id=run.run_id)
+        lease.renew()
+        bar.advance(task, len(rows))
 
 
 def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: int) -> None:
@@ -226,16 +251,6 @@ def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: 
         graph.execute(f"CREATE VECTOR INDEX {quote(name)} IF NOT EXISTS FOR (n:{quote(label, 'entity label')}) "
                       f"ON n.{quote(slot)} OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dim)}, "
                       "`vector.similarity_function`: 'cosine'}}")
-
-
-def _group_rows(labels: pd.Series) -> Iterator[tuple[str, np.ndarray]]:
-    for label, index in labels.reset_index(drop=True).groupby(labels.reset_index(drop=True)).groups.items():
-        yield str(label), np.asarray(index)
-
-
-def _chunks(index: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(index), size):
-        yield index[start:start + size]
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

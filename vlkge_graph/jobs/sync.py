@@ -155,7 +155,7 @@ def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
 
 def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
              console: Console) -> dict[str, Any]:
-    from vlkge_graph.graph.publish import RunRecord, publish
+    from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
     from vlkge_graph.training.commands import load_trained
 
     model, data, tables, recipe = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
@@ -165,19 +165,19 @@ def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
         embeddings = model.entity_vectors().float().numpy()
         weights = model.backbone.relations.weight.float().numpy()
     r_count = data.num_relations
-    relations = [(name, name, weights[i]) for i, name in enumerate(data.relation_ids)]
+    relations = [RelationParams(name, name, weights[i], weights[i + r_count] if model.reciprocal else None)
+                 for i, name in enumerate(data.relation_ids)]
     entities = tables.entities.set_index("id").loc[list(data.entity_ids)].reset_index()[["id", "label"]]
     backbone = model.backbone
     run = RunRecord(
         run_id=state.run_id, scope=state.scope, backbone=recipe.model.backbone, dim=backbone.dim,
         gamma=float(getattr(backbone, "gamma", 0.0)), p=int(getattr(backbone, "p", 1)),
-        normalize=bool(getattr(backbone, "normalize", False)), encoder_image=recipe.features.get("image"),
+        normalize=bool(getattr(backbone, "normalize", False)), reciprocal=model.reciprocal,
+        encoder_image=recipe.features.get("image"),
         encoder_text=recipe.features.get("text"), fusion=recipe.model.fusion,
         data_hash=state.stages.get("export", {}).get("data_hash", ""), entity_key=flt.key,
         entity_labels=list(flt.entity_labels), metrics=state.stages.get("train", {}).get("test", {}),
-        config={"recipe": recipe.to_dict(), "predict": asdict(config.sync.predict),
-                "reciprocal": model.reciprocal,
-                "inverse_relations": weights[r_count:].tolist() if model.reciprocal else None},
+        config={"recipe": recipe.to_dict(), "predict": asdict(config.sync.predict)},
         timings={s: v.get("seconds", 0.0) for s, v in state.stages.items()})
     candidates = pd.read_parquet(run_dir / "candidates.parquet")
     summary = publish(graph, run, entities=entities, embeddings=embeddings, relations=relations,

@@ -1,0 +1,103 @@
+"""The graph round trip on WN18RR: export triples/s, candidate generation time, publish relationships/s.
+
+Starts a fresh local Neo4j in a temporary home, loads WN18RR, then times
+1. export (Neo4j -> table set), goal >= 100,000 triples/s;
+2. candidate generation with a DistMult model of dimension 128 (random weights: the cost does not depend
+   on training) for all entities, all relations, both directions, k = 10 (or --relations N of them);
+3. publish of --publish-candidates candidate relationships plus every entity embedding, goal >= 50,000
+   relationships/s.
+Usage: python benchmarks/bench_graph.py [--relations 11] [--publish-candidates 500000] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
+from vlkge_graph.errors import SourceMissingError
+from vlkge_graph.etl.readers import read_dataset
+from vlkge_graph.graph.connection import connect
+from vlkge_graph.graph.export import export_tables
+from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
+from vlkge_graph.graph.load import load_tables
+from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
+from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.models import build_model
+from vlkge_graph.prediction import predict_links
+from vlkge_graph.training.data import TrainingData
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--relations", type=int, default=11, help="how many of the 11 relations to predict")
+    parser.add_argument("--publish-candidates", type=int, default=500_000)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    console = Console()
+    try:
+        tables = read_dataset("wn18rr")
+    except SourceMissingError as exc:
+        console.print(f"skipped: {exc}")
+        return
+    rows: list[tuple[str, str, str, str]] = []
+    with tempfile.TemporaryDirectory() as home:
+        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g"), home=home)
+        uri = server.start().uri
+        try:
+            with connect(Config(neo4j=Neo4jConfig(uri=uri)), start_local=False) as graph:
+                label = f"Bench{uuid.uuid4().hex[:8]}"
+                load_tables(graph, tables, label, progress=False)
+                flt = GraphFilter(entity_labels=[label], modalities=Modalities(text=["text"], image=[]))
+                start = time.perf_counter()
+                exported = export_tables(graph, flt, "wn18rr")
+                seconds = time.perf_counter() - start
+                rows.append(("export", f"{len(exported.triples):,} triples, {len(exported.entities):,} entities",
+                             f"{seconds:.2f}", f"{len(exported.triples) / seconds:,.0f} triples/s"))
+
+                data = TrainingData.from_tables(exported)
+                torch.manual_seed(0)
+                model = build_model("distmult", data.num_entities, data.num_relations, 128)
+                relations = list(data.relation_ids)[:args.relations]
+                start = time.perf_counter()
+                candidates = predict_links(model, data, exported.entities["type_label"].tolist(), relations=relations,
+                                           directions=["head", "tail"], k=10, device=args.device)
+                seconds = time.perf_counter() - start
+                queries = data.num_entities * len(relations) * 2
+                rows.append(("candidate generation", f"{queries:,} queries x {data.num_entities:,} entities, k=10, "
+                             f"{len(relations)} relations, {args.device}", f"{seconds:.1f}",
+                             f"{queries / seconds:,.0f} queries/s -> {len(candidates):,} candidates"))
+
+                sample = candidates.head(args.publish_candidates).assign(type=lambda f: f["relation"])
+                with torch.no_grad():
+                    embeddings = model.entity_vectors().numpy()
+                run = RunRecord(run_id=f"{label}-bench", scope=label, backbone="distmult", dim=128,
+                                entity_labels=[label])
+                rel_vectors = model.backbone.relations.weight.detach().numpy()
+                summary = publish(graph, run, entities=exported.entities[["id", "label"]], embeddings=embeddings,
+                                  relations=[RelationParams(r, r, rel_vectors[i])
+                                             for i, r in enumerate(data.relation_ids)],
+                                  candidates=sample, progress=False)
+                rows.append(("publish", f"{len(sample):,} candidates + {len(embeddings):,} embeddings (dim 128)",
+                             f"{summary.seconds:.1f}", f"{len(sample) / summary.seconds:,.0f} relationships/s "
+                             "(embeddings and index included)"))
+        finally:
+            server.stop()
+    table = Table(title=f"WN18RR graph round trip (torch threads {torch.get_num_threads()}, "
+                        f"load average {os.getloadavg()[0]:.1f})")
+    for column in ("stage", "work", "seconds", "rate"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
