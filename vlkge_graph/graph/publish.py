@@ -93,6 +93,7 @@ class PublishSummary:
     embedding_property: str
     removed_previous: int
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, for benchmarks and logs
 
 
 def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
@@ -118,18 +119,27 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
         graph.execute("MATCH (r:VlkgeRun {run_id: $run_id}) UNWIND $rels AS rel "
                       "CREATE (r)-[:HAS_RELATION]->(x:VlkgeRelation {run_id: $run_id}) SET x += rel",
                       run_id=run.run_id, rels=[rel.properties() for rel in relations])
+        phases = {"prepare": time.perf_counter() - started}
         node_ids = _node_ids(graph, run, entities)
         with Progress(disable=not progress, transient=True) as bar:
+            mark = time.perf_counter()
             _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
+            phases["embeddings"] = time.perf_counter() - mark
+            mark = time.perf_counter()
             _write_candidates(graph, lease, run, node_ids, candidates, batch_size, bar)
+            phases["candidates"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
         graph.write(_activate, run.scope, run.run_id)  # the one small transaction that switches generations
+        phases["activate"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         removed = 0
         if active:
             removed = _remove_inactive(graph, lease, run.scope, keep=run.run_id, slot=active["embedding_property"],
                                        labels=run.entity_labels, batch_size=batch_size)
+        phases["remove_previous"] = time.perf_counter() - mark
     return PublishSummary(run.run_id, len(candidates), len(entities), len(relations), slot, removed,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, phases)
 
 
 def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray, candidates: pd.DataFrame) -> None:
