@@ -5,4 +5,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$(bash "$root/scripts/env.sh")
 cd "$root"
 "$venv/bin/ruff" check .
+bash "$root/scripts/build-plugin.sh"   # the vlkge.* plugin with its JUnit tests; Neo4j loads it at start
 exec "$venv/bin/python" -m pytest "$@"

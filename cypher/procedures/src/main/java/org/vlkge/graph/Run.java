@@ -1,0 +1,89 @@
+package org.vlkge.graph;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import org.vlkge.VlkgeException;
+import org.vlkge.scoring.Direction;
+import org.vlkge.scoring.Query;
+import org.vlkge.scoring.Scoring;
+
+/**
+ * A published run as the procedures see it: the backbone with its parameters, the relation vectors,
+ * where its entity embeddings live, and the descriptive properties of its {@code (:VlkgeRun)} node.
+ *
+ * @param scope the graph the run was published for (each scope has its own active run); null if unnamed
+ * @param embeddingProperty the entity property holding this run's embeddings ({@code vlkge_embedding_a} or
+ *     {@code _b}; {@code vlkge_embedding} for a run that names none)
+ * @param reciprocal whether head queries use each relation's {@code inverse_vector}
+ * @param node all properties of the run node (for {@code vlkge.info})
+ * @param byRelation relation parameters by dataset relation name
+ * @param byType relation parameters by Neo4j relationship type (first one when several share a type)
+ */
+public record Run(String runId, boolean active, String scope, String embeddingProperty, boolean reciprocal,
+                  Scoring scoring, List<String> entityLabels, Map<String, Object> node,
+                  Map<String, RelationParams> byRelation, Map<String, RelationParams> byType) {
+
+    /** The relation named {@code nameOrType} (a dataset relation name first, else a relationship type), or null. */
+    public RelationParams find(String nameOrType) {
+        RelationParams params = byRelation.get(nameOrType);
+        return params != null ? params : byType.get(nameOrType);
+    }
+
+    /**
+     * The relation named {@code nameOrType}: a dataset relation name first, else a relationship type; its
+     * forward vector is checked against the backbone's width.
+     */
+    public RelationParams relation(String nameOrType) {
+        if (nameOrType == null || nameOrType.isEmpty()) {
+            throw new VlkgeException("a relation name (or its relationship type) is required");
+        }
+        RelationParams params = find(nameOrType);
+        if (params == null) {
+            throw unknownRelation(nameOrType);
+        }
+        checkWidth(params, params.vector(), "vector");
+        return params;
+    }
+
+    /** The error for a relation the run does not have, listing those it has. */
+    public VlkgeException unknownRelation(String nameOrType) {
+        List<String> known = new ArrayList<>(new TreeSet<>(byRelation.keySet()));
+        String shown = known.size() > 20 ? known.subList(0, 20) + " ..." : known.toString();
+        return new VlkgeException("unknown relation '" + nameOrType + "' in run '" + runId + "': expected a "
+                + "relation name or relationship type of the run, one of " + shown);
+    }
+
+    /**
+     * The query {@code (anchor, r, ?)} or {@code (?, r, anchor)}, as the Python {@code KGEModel} scores it: a
+     * reciprocal run scores a head query as the tail query {@code (anchor, r^-1, ?)} with the relation's
+     * {@code inverse_vector}.
+     */
+    public Query query(double[] anchor, RelationParams relation, Direction direction) {
+        if (direction == Direction.HEAD && reciprocal) {
+            checkWidth(relation, relation.inverseVector(), "inverse_vector");
+            return scoring.query(anchor, relation.inverseVector(), Direction.TAIL);
+        }
+        return scoring.query(anchor, relation.vector(), direction);
+    }
+
+    public int entityWidth() {
+        return scoring.entityWidth();
+    }
+
+    private void checkWidth(RelationParams params, double[] vector, String property) {
+        if (vector == null) {
+            String why = property.equals("inverse_vector")
+                    ? " but the run is reciprocal: head queries need it (republish the run)" : "";
+            throw new VlkgeException("relation '" + params.relation() + "' of run '" + runId + "' has no numeric "
+                    + property + why);
+        }
+        if (vector.length != scoring.relationWidth()) {
+            throw new VlkgeException("dimension mismatch: relation '" + params.relation() + "' of run '" + runId
+                    + "' has " + vector.length + " values in its " + property + " but the "
+                    + scoring.backbone().key() + " backbone (dim " + scoring.dim() + ") expects "
+                    + scoring.relationWidth());
+        }
+    }
+}
