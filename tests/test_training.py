@@ -204,6 +204,7 @@ def test_shipped_recipes_parse() -> None:
     ("dataset: x\ntraining: {batch_size: 0}\n", "batch_size"),
     ("model: {dim: 4}\n", "dataset.*required"),
     ("dataset: x\nfeatures: {audio: whisper}\n", "features"),
+    ("dataset: x\nmodel: {backbone: distmult, options: {gamma: 3.0}}\n", "model.options.*gamma"),
 ])
 def test_recipe_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"

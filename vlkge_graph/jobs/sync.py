@@ -127,10 +127,12 @@ def _train(graph: Graph, config: Config, run_dir: Path, state: RunState, device:
            console: Console) -> dict[str, Any]:
     from vlkge_graph.training.commands import train
 
+    rejected = pd.read_parquet(run_dir / "rejected.parquet")  # curated false links: hard negatives
     metrics = train(config.sync.recipe, dataset=str(run_dir / "snapshot"), device=device,
-                    output=run_dir / "train", console=console)
+                    output=run_dir / "train", console=console, hard_negatives=rejected)
     test = metrics.get("test", {}).get("overall", metrics.get("test", {}))
-    return {"test": {k: v for k, v in test.items() if isinstance(v, (int, float))}}
+    return {"test": {k: v for k, v in test.items() if isinstance(v, (int, float))},
+            "hard_negatives": len(rejected)}
 
 
 def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
@@ -141,8 +143,8 @@ def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
     model, data, tables, recipe = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device=device)
     p = config.sync.predict
     labels = tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
-    rejected = pd.read_parquet(run_dir / "rejected.parquet")
-    exclude = [_code_triples(rejected, data)] if len(rejected) else []
+    rejected = data.with_hard_negatives(pd.read_parquet(run_dir / "rejected.parquet")).hard_negatives
+    exclude = [rejected] if len(rejected) else []
     candidates = predict_links(model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
                                probability="softmax" if recipe.training.loss == "cross_entropy" else "sigmoid",
@@ -186,15 +188,6 @@ def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
                   f"({summary.embedding_property}) in {summary.seconds:.1f} s")
     return {"candidates": summary.candidates, "embeddings": summary.embeddings,
             "embedding_property": summary.embedding_property}
-
-
-def _code_triples(frame: pd.DataFrame, data: Any) -> torch.Tensor:
-    ent = pd.Index(list(data.entity_ids))
-    rel = pd.Index(list(data.relation_ids))
-    codes = pd.DataFrame({"h": ent.get_indexer(frame["head"]), "r": rel.get_indexer(frame["relation"]),
-                          "t": ent.get_indexer(frame["tail"])})
-    codes = codes[(codes >= 0).all(axis=1)]
-    return torch.tensor(codes.to_numpy(), dtype=torch.long).reshape(-1, 3)
 
 
 #: What `vlkge-graph demo` syncs: the Countries-MM graph with the offline encoders' recipe.

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import torch
 import typer
 from rich.console import Console
@@ -113,10 +114,11 @@ def _environment(device: torch.device) -> dict[str, Any]:
 
 def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
           output: str | Path | None = None, resume: bool = True, progress: bool = True,
-          console: Console | None = None) -> dict[str, Any]:
+          console: Console | None = None, hard_negatives: pd.DataFrame | None = None) -> dict[str, Any]:
     """Train a recipe, evaluate the best model on the test split, write ``output`` (checkpoints,
     ``model.pt``, ``metrics.json``) and return the metrics. ``dataset`` overrides the recipe's
-    (e.g. a snapshot directory exported from Neo4j)."""
+    (e.g. a snapshot directory exported from Neo4j). ``hard_negatives``: (head, relation, tail) names of
+    triples known to be false (rejected candidates), pushed down during training."""
     console = console or Console(stderr=True)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
@@ -125,6 +127,8 @@ def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: st
     out = Path(output) if output is not None else None
     tables = load_tables(recipe.dataset)
     data = TrainingData.from_tables(tables)
+    if hard_negatives is not None and len(hard_negatives):
+        data = data.with_hard_negatives(hard_negatives)
     features = load_features(tables, recipe, dev, progress)
     seed_everything(recipe.training.seed)
     model = make_model(recipe, data, features)

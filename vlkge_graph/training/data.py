@@ -8,7 +8,7 @@ feature matrices.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,8 @@ class TrainingData:
     entity_ids: Sequence[str]
     relation_ids: Sequence[str]
     splits: dict[str, Tensor]
+    #: Triples known to be false (rejected candidates): pushed down in training, never proposed.
+    hard_negatives: Tensor = field(default_factory=lambda: torch.empty(0, 3, dtype=torch.long))
 
     @classmethod
     def from_tables(cls, tables: TableSet) -> TrainingData:
@@ -48,6 +50,17 @@ class TrainingData:
         split = triples["split"].to_numpy()
         splits = {s: coded[torch.as_tensor(split == s)] for s in SPLITS}
         return cls(tables.name, list(entities), list(relations), splits)
+
+    def with_hard_negatives(self, triples: pd.DataFrame) -> TrainingData:
+        """The same data with ``triples`` (head, relation, tail names) as hard negatives; rows naming
+        entities or relations this data lacks are dropped (they may have been deleted since)."""
+        entities = pd.Index(list(self.entity_ids))
+        relations = pd.Index(list(self.relation_ids))
+        codes = pd.DataFrame({"h": entities.get_indexer(triples["head"].astype(str)),
+                              "r": relations.get_indexer(triples["relation"].astype(str)),
+                              "t": entities.get_indexer(triples["tail"].astype(str))})
+        codes = codes[(codes >= 0).all(axis=1)]
+        return replace(self, hard_negatives=torch.tensor(codes.to_numpy(), dtype=torch.long).reshape(-1, 3))
 
     @property
     def num_entities(self) -> int:

@@ -86,7 +86,7 @@ class Trainer:
         self.best_model: dict[str, Tensor] | None = None
 
         train_index = data.filter_index(("train",)).to(self.device) if spec.mode != "1vsall" else None
-        self.objective = Objective(self.model, spec, train_index)
+        self.objective = Objective(self.model, spec, train_index, data.hard_negatives.to(self.device))
         self.step_module: torch.nn.Module = self.objective
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -20,11 +20,13 @@ class Objective(nn.Module):
       every known training answer of the query is a target, looked up in ``train_index``.
     """
 
-    def __init__(self, model: KGEModel, spec: TrainingSpec, train_index: FilterIndex | None = None) -> None:
+    def __init__(self, model: KGEModel, spec: TrainingSpec, train_index: FilterIndex | None = None,
+                 hard_negatives: Tensor | None = None) -> None:
         super().__init__()
         self.model = model
         self.spec = spec
         self.train_index = train_index
+        self.hard_negatives = hard_negatives if hard_negatives is not None and len(hard_negatives) else None
 
     def forward(self, batch: Tensor, negatives: Tensor | None = None, extra: Tensor | None = None) -> Tensor:
         spec = self.spec
@@ -38,6 +40,8 @@ class Objective(nn.Module):
             if extra is None:
                 raise ValueError("kvsall mode needs a direction id per query")
             loss = self._k_vs_all(batch, extra)
+        if self.hard_negatives is not None and spec.hard_negative_weight > 0:
+            loss = loss + spec.hard_negative_weight * self._hard_negatives()
         if spec.regularizer != "none" and spec.regularization_weight > 0:
             loss = loss + spec.regularization_weight * losses.regularization(
                 self._factors(batch), spec.regularizer, self.model.backbone.is_complex)
@@ -60,6 +64,14 @@ class Objective(nn.Module):
         if spec.loss == "margin":
             return losses.margin_ranking(pos, neg, valid, spec.margin, spec.reduction)
         return losses.self_adversarial(pos, neg, valid, spec.adversarial_temperature, spec.reduction)
+
+    def _hard_negatives(self) -> Tensor:
+        """Logistic loss of curated false triples (label -1): at most a batch of them per step."""
+        hard = self.hard_negatives
+        assert hard is not None
+        if len(hard) > self.spec.batch_size:
+            hard = hard[torch.randint(len(hard), (self.spec.batch_size,), device=hard.device)]
+        return nn.functional.softplus(self.model(hard).float()).mean()
 
     def _all_entities(self, scores: Tensor, targets: Tensor) -> Tensor:
         spec = self.spec

@@ -7,11 +7,13 @@ mode) are checked here too, before any data is loaded.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from vlkge_graph.errors import ConfigError
+from vlkge_graph.models import BACKBONES
 from vlkge_graph.strict import build, read_yaml
 
 Direction = Literal["head", "tail"]
@@ -66,6 +68,8 @@ class TrainingSpec:
     eval_every: int = 1
     #: Stop after this many epochs without a better validation MRR (0: never stop early).
     patience: int = 0
+    #: Weight of the logistic term that pushes down rejected candidates (hard negatives), when any.
+    hard_negative_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,18 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
         raise ConfigError(f"{where}: model.dropout must be in [0, 1), got {recipe.model.dropout}")
     if train.lr <= 0:
         raise ConfigError(f"{where}: training.lr must be positive, got {train.lr}")
+    allowed = backbone_options(recipe.model.backbone)
+    unknown = sorted(set(recipe.model.options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: model.options {unknown} do not apply to {recipe.model.backbone}; "
+                          f"allowed: {allowed}")
     return recipe
+
+
+def backbone_options(backbone: str) -> list[str]:
+    """Keyword options a backbone takes beyond the sizes the model sets (e.g. TransE ``p``, ``gamma``)."""
+    params = inspect.signature(BACKBONES[backbone].__init__).parameters
+    return sorted(set(params) - {"self", "num_relations", "dim", "relation_width", "init_std"})
 
 
 def load_recipe(path: str | Path) -> Recipe:
