@@ -42,8 +42,8 @@ def export_rejections(graph: Graph, flt: GraphFilter) -> pd.DataFrame:
 
 def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -> TableSet:
     """Read entities and facts selected by ``flt`` into a TableSet (with splits assigned)."""
-    check_filter(graph, flt)
     try:
+        check_filter(graph, flt)
         entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
                                 columns=["id", "label", "name", "text", "images", "type_label"], dtype=object)
         triples = pd.DataFrame(list(_fact_rows(graph, flt, page)),
