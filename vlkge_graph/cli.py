@@ -18,6 +18,7 @@ from rich.table import Table
 from vlkge_graph.config import load_config
 from vlkge_graph.errors import VlkgeError
 from vlkge_graph.graph.connection import Graph, connect
+from vlkge_graph.graph.load import LoadSummary
 from vlkge_graph.graph.server import LocalServer
 from vlkge_graph.identifiers import quote
 
@@ -188,16 +189,16 @@ def print_stage_summary(stages: dict[str, dict[str, object]]) -> None:
     console.print(table)
 
 
-def _print_load_summary(name: str, summary: object) -> None:
+def _print_load_summary(name: str, summary: LoadSummary) -> None:
     table = Table(title=f"{name}: loaded")
     table.add_column("what")
     table.add_column("in source", justify="right")
     table.add_column("created now", justify="right")
-    by_label = summary.nodes_by_label  # type: ignore[attr-defined]
-    by_type = summary.relationships_by_type  # type: ignore[attr-defined]
-    table.add_row("nodes", str(sum(by_label.values())), str(summary.nodes_created))  # type: ignore[attr-defined]
+    by_label = summary.nodes_by_label
+    by_type = summary.relationships_by_type
+    table.add_row("nodes", str(sum(by_label.values())), str(summary.nodes_created))
     table.add_row("relationships", str(sum(by_type.values())),
-                  str(summary.relationships_created))  # type: ignore[attr-defined]
+                  str(summary.relationships_created))
     for name_, count in {**by_label, **by_type}.items():
         table.add_row(f"  {name_}", str(count), "")
     console.print(table)

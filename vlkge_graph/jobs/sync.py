@@ -56,7 +56,11 @@ def new_run_dir(config: Config) -> Path:
     scope = config.sync.scope_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = Path(config.sync.runs_dir) / f"{scope}-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError as exc:
+        raise ConfigError(f"run directory {run_dir} exists: another sync of scope {scope!r} started in the "
+                          "same second; wait for it (publishing is locked per scope) and run again") from exc
     RunState(run_id=run_dir.name, scope=scope).save(run_dir)
     return run_dir
 
