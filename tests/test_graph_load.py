@@ -42,6 +42,18 @@ def test_load_writes_nodes_relationships_and_is_idempotent(graph: Graph, unique_
                     {"h": "fr", "type": "NEIGHBOR_OF", "t": "de", "split": "test"}]
 
 
+def test_rerun_after_an_interrupted_load_adds_no_duplicate(graph: Graph, unique_label: str) -> None:
+    """A fresh type is written with CREATE; once some facts of it exist, the re-run must merge."""
+    partial = tiny_tables()
+    partial.triples = partial.triples.iloc[:1]  # as if the load died after the first batch
+    load_tables(graph, partial, unique_label, progress=False)
+    summary = load_tables(graph, tiny_tables(), unique_label, progress=False)
+    assert summary.relationships_created == 2
+    counts = graph.query(f"MATCH (h:`{unique_label}`)-[r]->(t) RETURN h.id AS h, type(r) AS type, t.id AS t, "
+                         "count(*) AS n ORDER BY h, type")
+    assert [c["n"] for c in counts] == [1, 1, 1]
+
+
 def test_existing_properties_are_never_overwritten(graph: Graph, unique_label: str) -> None:
     graph.execute(f"CREATE (:`{unique_label}` {{id: 'fr', name: 'République française', mine: 1}})")
     summary = load_tables(graph, tiny_tables(), unique_label, progress=False)

@@ -35,16 +35,18 @@ class Graph:
             return session.execute_read(work, *args)
 
     def query(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one read query and return its records as dicts (for small results)."""
-        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [record.data() for record in tx.run(cypher, params)]
-        return self.read(work)
+        """Run one read query and return its records as dicts of the driver's values."""
+        return self.read(_records, cypher, params)
 
     def execute(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         """Run one write query in a managed transaction and return its records as dicts."""
-        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [record.data() for record in tx.run(cypher, params)]
-        return self.write(work)
+        return self.write(_records, cypher, params)
+
+
+def _records(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Records as dicts, values as the driver decoded them (``Record.data()`` would walk every nested
+    list again: seconds on a page of 10,000 collected rows)."""
+    return [dict(record.items()) for record in tx.run(cypher, params)]
 
 
 def resolve_uri(config: Config, start_local: bool = True) -> str:

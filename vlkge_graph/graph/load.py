@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,41 +59,77 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id",
                 batch_size: int = DEFAULT_BATCH, progress: bool = True) -> LoadSummary:
     """Merge all entities and triples of ``tables`` into the graph under the dataset ``label``."""
     tables.validate()
-    ds = quote(label, "dataset label")
-    k = quote(key, "key property")
+    validate_identifier(label, "dataset label")
+    validate_identifier(key, "key property")
     type_of = _relation_types(tables)
     ensure_key_constraint(graph, label, key)
     summary = LoadSummary(label=label)
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"loading {tables.name}", total=len(tables.entities) + len(tables.triples))
+        node_ids: dict[str, str] = {}
+        new_nodes: set[str] = set()  # created by this load, so without relationships before it
         for type_label, group in tables.entities.groupby("label", sort=True):
-            extra = f", n:{quote(type_label, 'entity label')}" if type_label != label else ""
-            # New nodes get all properties; an existing node keeps its own, and differences are counted.
-            cypher = (f"UNWIND $rows AS row MERGE (n:{ds} {{{k}: row.id}}) ON CREATE SET n += row.props{extra} "
-                      "RETURN count(CASE WHEN any(p IN keys(row.props) WHERE n[p] <> row.props[p]) "
-                      "THEN 1 END) AS conflicts")
             for rows in _batches(_node_rows(group), batch_size):
-                created, conflicts = graph.write(_run_counts, cypher, rows)
-                summary.nodes_created += created
-                summary.conflicts += conflicts
+                ids, all_new = _merge_nodes(graph, label, key, str(type_label), rows, summary)
+                node_ids.update(ids)
+                if all_new:
+                    new_nodes.update(ids)
                 bar.advance(task, len(rows))
             summary.nodes_by_label[str(type_label)] = len(group)
-        node_ids = node_element_ids(graph, label, key)
-        for relation, group in tables.triples.groupby("relation", sort=True):
-            rel_type = type_of[relation]
-            cypher = ("UNWIND $rows AS row MATCH (h) WHERE elementId(h) = row.h MATCH (t) WHERE elementId(t) = row.t "
-                      f"MERGE (h)-[r:{quote(rel_type, 'relationship type')}]->(t) ON CREATE SET r.split = row.s")
-            rows = [{"h": node_ids[h], "t": node_ids[t], "s": s} for h, t, s in
-                    zip(group["head"].astype(str), group["tail"].astype(str), group["split"], strict=True)]
-            for batch in _batches(rows, batch_size):
-                created, _ = graph.write(_run_counts, cypher, batch)
-                summary.relationships_created += created
-                bar.advance(task, len(batch))
-            summary.relationships_by_type[rel_type] = summary.relationships_by_type.get(rel_type, 0) + len(group)
+        summary.relationships_created += _write_relationships(graph, tables.triples, type_of, node_ids, new_nodes,
+                                                              batch_size, lambda n: bar.advance(task, n))
+        for rel_type, n in tables.triples["relation"].map(type_of).value_counts().sort_index().items():
+            summary.relationships_by_type[str(rel_type)] = int(n)
     if summary.conflicts:
         log.warning("%d existing %s nodes hold values that differ from the source; they were kept "
                     "unchanged (vlkge-graph never rewrites existing properties)", summary.conflicts, label)
     return summary
+
+
+def _merge_nodes(graph: Graph, label: str, key: str, type_label: str, rows: list[dict[str, Any]],
+                 summary: LoadSummary) -> tuple[dict[str, str], bool]:
+    """Merge one batch of nodes; return key -> elementId for the relationship writes, and whether
+    every node of the batch was created by it.
+
+    New nodes get all properties. An existing node keeps its own, and only when the batch met existing
+    nodes is a second (read) query run to count those whose values differ: a fresh load pays nothing.
+    """
+    ds, k = quote(label, "dataset label"), quote(key, "key property")
+    extra = f", n:{quote(type_label, 'entity label')}" if type_label != label else ""
+    write = (f"UNWIND $rows AS row MERGE (n:{ds} {{{k}: row.id}}) ON CREATE SET n += row.props{extra} "
+             "RETURN collect([row.id, elementId(n)]) AS ids")
+    created, ids = graph.write(_created_and_ids, write, rows)
+    summary.nodes_created += created
+    if created < len(rows):
+        check = (f"UNWIND $rows AS row MATCH (n:{ds} {{{k}: row.id}}) "
+                 "RETURN count(CASE WHEN any(p IN keys(row.props) WHERE n[p] <> row.props[p]) THEN 1 END) AS n")
+        summary.conflicts += graph.query(check, rows=rows)[0]["n"]
+    return dict(ids), created == len(rows)
+
+
+def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str, str], node_ids: dict[str, str],
+                         new_nodes: set[str], batch_size: int, advance: Callable[[int], None]) -> int:
+    """Write all facts in head order, with one query plan for every type (``$(row.type)``).
+
+    A fact touching a node this load created cannot exist yet, so it is written with ``CREATE``;
+    ``MERGE``, which first looks for the pair, is kept for facts between nodes that existed before
+    (a reload, or the re-run of a load that died midway). Facts are deduplicated first.
+    """
+    distinct = triples.drop_duplicates(["head", "relation", "tail"]).sort_values("head", kind="stable")
+    rows: dict[str, list[dict[str, Any]]] = {"CREATE": [], "MERGE": []}
+    for h, relation, t, split in zip(distinct["head"].astype(str), distinct["relation"],
+                                     distinct["tail"].astype(str), distinct["split"], strict=True):
+        verb = "CREATE" if h in new_nodes or t in new_nodes else "MERGE"
+        rows[verb].append({"h": node_ids[h], "t": node_ids[t], "type": type_of[relation], "s": split})
+    created = 0
+    for verb, todo in rows.items():
+        on_create = "ON CREATE " if verb == "MERGE" else ""
+        cypher = ("UNWIND $rows AS row MATCH (h) WHERE elementId(h) = row.h MATCH (t) WHERE elementId(t) = row.t "
+                  f"{verb} (h)-[r:$(row.type)]->(t) {on_create}SET r.split = row.s")
+        for batch in _batches(todo, batch_size):
+            created += graph.write(_created, cypher, batch)
+            advance(len(batch))
+    return created
 
 
 def load_recipe(graph: Graph, recipe: str, *, image_root: str | None = None, label: str | None = None,
@@ -122,12 +158,17 @@ def _relation_types(tables: TableSet) -> dict[str, str]:
     return mapping
 
 
-def _run_counts(tx: ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Run one batch; return (nodes or relationships created, conflicts reported by the query)."""
+def _created_and_ids(tx: ManagedTransaction, cypher: str,
+                     rows: list[dict[str, Any]]) -> tuple[int, list[list[str]]]:
+    """Run one node batch; return (nodes created, [key, elementId] pairs)."""
     result = tx.run(cypher, rows=rows)
-    record = result.single()
-    counters = result.consume().counters
-    return counters.nodes_created + counters.relationships_created, int(record["conflicts"]) if record else 0
+    ids = result.single(strict=True)["ids"]
+    return result.consume().counters.nodes_created, ids
+
+
+def _created(tx: ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> int:
+    """Run one relationship batch; return how many relationships it created."""
+    return tx.run(cypher, rows=rows).consume().counters.relationships_created
 
 
 def _node_rows(entities: pd.DataFrame) -> list[dict[str, Any]]:
