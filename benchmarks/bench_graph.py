@@ -28,7 +28,7 @@ from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.export import export_tables
 from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
-from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
+from vlkge_graph.graph.publish import WRITERS, RelationParams, RunRecord, publish
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.graph.server import LocalServer
 from vlkge_graph.models import build_model
@@ -40,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--relations", type=int, default=11, help="how many of the 11 relations to predict")
     parser.add_argument("--publish-candidates", type=int, default=500_000)
+    parser.add_argument("--workers", type=int, default=WRITERS, help="concurrent candidate write transactions")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     console = Console()
@@ -87,12 +88,12 @@ def main() -> None:
                 summary = publish(graph, run, entities=exported.entities[["id", "label"]], embeddings=embeddings,
                                   relations=[RelationParams(r, r, rel_vectors[i])
                                              for i, r in enumerate(data.relation_ids)],
-                                  candidates=sample, progress=False)
+                                  candidates=sample, workers=args.workers, progress=False)
                 rows.append(("publish (all phases)", f"{len(sample):,} candidates + {len(embeddings):,} embeddings "
                              "(dim 128) + vector index", f"{summary.seconds:.1f}",
                              f"{len(sample) / summary.seconds:,.0f} candidates/s overall"))
                 cand_s, emb_s = summary.phases["candidates"], summary.phases["embeddings"]
-                rows.append(("  candidate relationships", f"{len(sample):,}", f"{cand_s:.1f}",
+                rows.append((f"  candidate relationships ({args.workers} writers)", f"{len(sample):,}", f"{cand_s:.1f}",
                              f"{len(sample) / cand_s:,.0f} relationships/s"))
                 rows.append(("  embeddings", f"{len(embeddings):,} nodes", f"{emb_s:.1f}",
                              f"{len(embeddings) / emb_s:,.0f} nodes/s"))

@@ -3,8 +3,8 @@
 Two fresh local servers, each in a temporary home (an empty database):
 1. cold: WN18RR is the server's first work, so the JVM is still compiling its code paths;
 2. running: the server first loads another dataset (WN9-IMG, its own label), as a server in use has,
-   then WN18RR goes into the graph under a new label (no WN18RR node exists yet), then is loaded again
-   (a no-op reload).
+   then WN18RR goes into the graph under a new label (no WN18RR node exists yet) once per --workers
+   value (concurrent write transactions), then is loaded again (a no-op reload).
 With --uri, only the second protocol runs, on that server. Goal on the 2-core development machine:
 >= 30,000 relationships/s, counted over the whole load (nodes included).
 Usage: python benchmarks/bench_load.py [--batch-size 10000] [--uri bolt://...]
@@ -28,7 +28,7 @@ from vlkge_graph.errors import SourceMissingError
 from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph, connect
-from vlkge_graph.graph.load import LoadSummary, load_tables
+from vlkge_graph.graph.load import WRITERS, LoadSummary, load_tables
 from vlkge_graph.graph.server import LocalServer
 
 
@@ -48,9 +48,10 @@ def server_graph(uri: str | None) -> Iterator[Graph]:
                 server.stop()
 
 
-def timed_load(graph: Graph, tables: TableSet, label: str, batch_size: int) -> tuple[float, LoadSummary]:
+def timed_load(graph: Graph, tables: TableSet, label: str, batch_size: int,
+               workers: int = WRITERS) -> tuple[float, LoadSummary]:
     start = time.perf_counter()
-    summary = load_tables(graph, tables, label, batch_size=batch_size, progress=False)
+    summary = load_tables(graph, tables, label, batch_size=batch_size, workers=workers, progress=False)
     return time.perf_counter() - start, summary
 
 
@@ -58,6 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--uri", default=None, help="use this server instead of fresh local ones")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, WRITERS],
+                        help="concurrent write transactions; each value loads WN18RR under its own label")
     args = parser.parse_args()
     console = Console(width=150)
     try:
@@ -76,9 +79,10 @@ def main() -> None:
     with server_graph(args.uri) as graph:
         seconds, summary = timed_load(graph, warmup, f"Warm{uuid.uuid4().hex[:8]}", args.batch_size)
         rows.append(("running server: WN9-IMG first", warmup, seconds, summary))
-        label = f"Bench{uuid.uuid4().hex[:8]}"
-        seconds, summary = timed_load(graph, tables, label, args.batch_size)
-        rows.append(("running server: first load", tables, seconds, summary))
+        for workers in args.workers:
+            label = f"Bench{uuid.uuid4().hex[:8]}"
+            seconds, summary = timed_load(graph, tables, label, args.batch_size, workers)
+            rows.append((f"running server: first load, {workers} writer(s)", tables, seconds, summary))
         seconds, summary = timed_load(graph, tables, label, args.batch_size)
         rows.append(("running server: reload (no-op)", tables, seconds, summary))
 

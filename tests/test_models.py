@@ -176,6 +176,27 @@ def test_structure_only_mode_is_plain_embedding() -> None:
     torch.testing.assert_close(rep(idx), rep.structure(idx))
 
 
+@pytest.mark.parametrize("fusion", ["average", "concat", "weighted"])
+def test_structure_only_unseen_entities_are_masked_in_every_fusion(fusion: str) -> None:
+    """The structure-only shortcut (no fusion arithmetic) gives what the fusion gives: zero when unseen."""
+    seen = torch.tensor([True, False, True, True, False])
+    rep = EntityRepresentation(5, DIM, seen=seen, fusion=fusion, is_complex=True)
+    idx = torch.tensor([[4, 0], [1, 2]])
+    want = torch.cat([rep.structure(idx), rep.imaginary(idx)], dim=-1) * seen[idx].unsqueeze(-1)
+    torch.testing.assert_close(rep(idx), want)
+    torch.testing.assert_close(rep()[idx], want)
+
+
+def test_seen_mask_shortcut_follows_loaded_state() -> None:
+    """Loading a state with unseen entities into an all-seen model masks them from then on."""
+    masked = EntityRepresentation(4, DIM, seen=torch.tensor([True, False, True, True]))
+    plain = EntityRepresentation(4, DIM)
+    assert plain.all_seen and not masked.all_seen
+    plain.load_state_dict(masked.state_dict())
+    assert not plain.all_seen
+    torch.testing.assert_close(plain(torch.tensor([1, 0]))[0], torch.zeros(DIM))
+
+
 def test_complex_table_imaginary_masks_unseen() -> None:
     rep = _representation(is_complex=True, imaginary="table")
     out = rep(torch.arange(4))

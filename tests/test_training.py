@@ -6,6 +6,7 @@ import json
 import math
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +146,51 @@ def test_candidate_pools_and_tail_only_corruption() -> None:
     assert set(neg[2:, :, 2].unique().tolist()) == {7, 8, 9}
 
 
+@pytest.mark.parametrize("sharing", [4, 7])
+def test_shared_negatives_share_replacements_within_chunks(sharing: int) -> None:
+    known = _dense_known(8, 2, 0.6)
+    index = FilterIndex.from_triples(known, 8, 2)
+    sampler = NegativeSampler(8, 2, 50, train=known, corruption="bernoulli", known=index, sharing=sharing)
+    positives = known[:30]
+    corruptions = sampler.draw(positives, torch.Generator().manual_seed(0))
+    assert corruptions.entities.shape == (-(-30 // sharing), 50) and corruptions.chunk == sharing
+    ends = corruptions.ends()
+    for b in range(30):  # every positive of a chunk corrupts with the chunk's pool, in order
+        assert torch.equal(ends[b], corruptions.entities[b // sharing])
+    neg, valid = sampler.sample(positives, torch.Generator().manual_seed(0))
+    assert torch.equal(neg, corruptions.triples(positives)) and torch.equal(valid, corruptions.valid)
+    assert torch.equal(valid, ~is_known(index, neg))  # filtered per positive: masked, never redrawn
+    assert valid.any() and (~valid).any()
+    changed = (neg != positives[:, None]).sum(-1)
+    assert (changed <= 1).all()
+
+
+def test_shared_negatives_keep_fair_head_tail_choices() -> None:
+    n, draws = 50, 20_000
+    positives = torch.tensor([[0, 0, 1], [2, 1, 3]]).repeat(8, 1)
+    probs = head_probabilities(torch.tensor([[0, 0, t] for t in range(1, 10)] + [[1, 1, 3]]), n, 2, "bernoulli")
+    sampler = NegativeSampler(n, 2, draws, corruption="bernoulli",
+                              train=torch.tensor([[0, 0, t] for t in range(1, 10)] + [[1, 1, 3]]), sharing=4)
+    corruptions = sampler.draw(positives, torch.Generator().manual_seed(3))
+    assert torch.equal(sampler.sample(positives, torch.Generator().manual_seed(3))[0],
+                       corruptions.triples(positives))
+    for rel in (0, 1):
+        share = corruptions.head[positives[:, 1] == rel].float().mean().item()
+        assert share == pytest.approx(probs[rel].item(), abs=0.01)
+    # positives of one chunk choose their ends independently of each other
+    assert not torch.equal(corruptions.head[0], corruptions.head[2])
+    counts = torch.bincount(corruptions.entities.reshape(-1), minlength=n).double()
+    expected = corruptions.entities.numel() / n
+    assert ((counts - expected) ** 2 / expected).sum().item() < 110  # 49 degrees of freedom: p < 1e-5
+
+
+def test_shared_negatives_reject_relation_pools() -> None:
+    train = torch.tensor([[0, 0, 5], [1, 0, 6]])
+    with pytest.raises(ValueError, match="pools"):
+        NegativeSampler(10, 1, 4, sides=["tail"], pools={"tail": CandidatePools.from_triples(train, 1, "tail")},
+                        sharing=2)
+
+
 # -- losses ----------------------------------------------------------------------------------------
 
 def test_logistic_loss_mean_and_sum_with_masked_negatives() -> None:
@@ -205,6 +251,9 @@ def test_shipped_recipes_parse() -> None:
     ("model: {dim: 4}\n", "dataset.*required"),
     ("dataset: x\nfeatures: {audio: whisper}\n", "features"),
     ("dataset: x\nmodel: {backbone: distmult, options: {gamma: 3.0}}\n", "model.options.*gamma"),
+    ("dataset: x\ntraining: {negative_sharing: -1}\n", "negative_sharing"),
+    ("dataset: x\ntraining: {negative_sharing: 8, candidate_pools: true}\n", "negative_sharing"),
+    ("dataset: x\ntraining: {mode: 1vsall, loss: cross_entropy, negative_sharing: 8}\n", "negative_sharing"),
 ])
 def test_recipe_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -265,6 +314,31 @@ def test_early_stopping_restores_best_weights() -> None:
     state = trainer.fit()
     assert state.stopped_early and state.epoch == 4 and state.best_epoch == 2
     assert all(torch.equal(v, snapshots[1][k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_shared_negatives_train_a_toy_graph() -> None:
+    spec = TrainingSpec(mode="negatives", loss="logistic", num_negatives=6, batch_size=32, epochs=25,
+                        optimizer="adagrad", lr=0.2, negative_sharing=8)
+    trainer = _trainer(spec, None, backbone="distmult")
+    assert trainer.sampler is not None and trainer.sampler.chunk == 8
+    state = trainer.fit()
+    assert state.history[-1]["loss"] < 0.7 * state.history[0]["loss"]
+
+
+@pytest.mark.parametrize("sharing", [0, 5])
+def test_sparse_row_updates_train_exactly_like_dense_ones(monkeypatch: pytest.MonkeyPatch, sharing: int) -> None:
+    """Negatives mode with Adagrad updates only touched rows; the weights equal a dense run's."""
+    spec = replace(SPECS["negatives"], negative_sharing=sharing)
+    sparse = _trainer(spec, None)
+    assert sparse.model.entities.structure.sparse
+    sparse.fit()
+    monkeypatch.setattr(Trainer, "_sparse_rows", lambda self: False)
+    dense = _trainer(spec, None)
+    assert not dense.model.entities.structure.sparse
+    dense.fit()
+    a, b = sparse.model.state_dict(), dense.model.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
 def kinships_or_skip() -> TableSet:

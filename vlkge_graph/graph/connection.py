@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,6 +35,28 @@ class Graph:
         with self.driver.session(database=self.database) as session:
             return session.execute_read(work, *args)
 
+    def write_each(self, work: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int = 1) -> Iterator[T]:
+        """Run ``work(tx, *job)`` for every job, each in its own managed write transaction, yielding
+        results as they finish.
+
+        With ``workers > 1`` that many transactions run at once (the server then uses more cores); a
+        deadlock between them is a transient error that the driver retries. At most two jobs per
+        worker are in flight, so parameters are built only shortly before they are sent.
+        """
+        if workers <= 1:
+            for job in jobs:
+                yield self.write(work, *job)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="vlkge-write") as pool:
+            pending: set[Future[T]] = set()
+            for job in jobs:
+                pending.add(pool.submit(self.write, work, *job))
+                if len(pending) >= 2 * workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+            for future in pending:
+                yield future.result()
+
     def query(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         """Run one read query and return its records as dicts of the driver's values."""
         return self.read(_records, cypher, params)
@@ -41,6 +64,11 @@ class Graph:
     def execute(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
         """Run one write query in a managed transaction and return its records as dicts."""
         return self.write(_records, cypher, params)
+
+    def execute_each(self, cypher: str, batches: Iterable[dict[str, Any]],
+                     workers: int = 1) -> Iterator[list[dict[str, Any]]]:
+        """Run one write query per parameter batch (see ``write_each``), yielding each one's records."""
+        return self.write_each(_records, ((cypher, params) for params in batches), workers)
 
 
 def _records(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:

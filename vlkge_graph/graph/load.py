@@ -1,8 +1,10 @@
-"""Writing a TableSet into Neo4j: batched ``UNWIND ... MERGE`` in managed transactions.
+"""Writing a TableSet into Neo4j: batched ``UNWIND`` writes in managed transactions.
 
 Idempotent by construction: nodes are merged on (dataset label, key) under a uniqueness constraint
-and relationships on (head, type, tail), so loading twice changes nothing. Nodes that already exist
-keep their properties; differing values are counted and reported, never overwritten.
+and relationships on (head, type, tail), so loading twice changes nothing; only facts that touch a
+node the load itself created, which cannot exist yet, skip the merge's lookup. Nodes that already
+exist keep their properties; differing values are counted and reported, never overwritten.
+Relationship batches run in ``WRITERS`` concurrent transactions (deadlocks between them are retried).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from vlkge_graph.identifiers import quote, validate_identifier
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 10_000
+#: Concurrent write transactions for relationships: Neo4j then works on more than one core.
+WRITERS = 2
 
 
 @dataclass
@@ -55,8 +59,8 @@ def node_element_ids(graph: Graph, label: str, key: str) -> dict[str, str]:
     return dict(rows[0]["pairs"]) if rows else {}
 
 
-def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id",
-                batch_size: int = DEFAULT_BATCH, progress: bool = True) -> LoadSummary:
+def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id", batch_size: int = DEFAULT_BATCH,
+                workers: int = WRITERS, progress: bool = True) -> LoadSummary:
     """Merge all entities and triples of ``tables`` into the graph under the dataset ``label``."""
     tables.validate()
     validate_identifier(label, "dataset label")
@@ -77,7 +81,7 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id",
                 bar.advance(task, len(rows))
             summary.nodes_by_label[str(type_label)] = len(group)
         summary.relationships_created += _write_relationships(graph, tables.triples, type_of, node_ids, new_nodes,
-                                                              batch_size, lambda n: bar.advance(task, n))
+                                                              batch_size, workers, lambda n: bar.advance(task, n))
         for rel_type, n in tables.triples["relation"].map(type_of).value_counts().sort_index().items():
             summary.relationships_by_type[str(rel_type)] = int(n)
     if summary.conflicts:
@@ -108,7 +112,7 @@ def _merge_nodes(graph: Graph, label: str, key: str, type_label: str, rows: list
 
 
 def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str, str], node_ids: dict[str, str],
-                         new_nodes: set[str], batch_size: int, advance: Callable[[int], None]) -> int:
+                         new_nodes: set[str], batch_size: int, workers: int, advance: Callable[[int], None]) -> int:
     """Write all facts in head order, with one query plan for every type (``$(row.type)``).
 
     A fact touching a node this load created cannot exist yet, so it is written with ``CREATE``;
@@ -121,14 +125,16 @@ def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str,
                                      distinct["tail"].astype(str), distinct["split"], strict=True):
         verb = "CREATE" if h in new_nodes or t in new_nodes else "MERGE"
         rows[verb].append({"h": node_ids[h], "t": node_ids[t], "type": type_of[relation], "s": split})
-    created = 0
+    jobs = []
     for verb, todo in rows.items():
         on_create = "ON CREATE " if verb == "MERGE" else ""
         cypher = ("UNWIND $rows AS row MATCH (h) WHERE elementId(h) = row.h MATCH (t) WHERE elementId(t) = row.t "
                   f"{verb} (h)-[r:$(row.type)]->(t) {on_create}SET r.split = row.s")
-        for batch in _batches(todo, batch_size):
-            created += graph.write(_created, cypher, batch)
-            advance(len(batch))
+        jobs += [(cypher, batch) for batch in _batches(todo, batch_size)]
+    created = 0
+    for count, size in graph.write_each(_created, jobs, workers):
+        created += count
+        advance(size)
     return created
 
 
@@ -166,9 +172,9 @@ def _created_and_ids(tx: ManagedTransaction, cypher: str,
     return result.consume().counters.nodes_created, ids
 
 
-def _created(tx: ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> int:
-    """Run one relationship batch; return how many relationships it created."""
-    return tx.run(cypher, rows=rows).consume().counters.relationships_created
+def _created(tx: ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Run one relationship batch; return (relationships created, rows)."""
+    return tx.run(cypher, rows=rows).consume().counters.relationships_created, len(rows)
 
 
 def _node_rows(entities: pd.DataFrame) -> list[dict[str, Any]]:

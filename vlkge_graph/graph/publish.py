@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 CANDIDATE_TYPE = "VLKGE_CANDIDATE"
 EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
 BATCH = 10_000
+#: Concurrent write transactions for candidates: Neo4j then works on more than one core.
+WRITERS = 2
 CANDIDATE_COLUMNS = ("head", "tail", "relation", "type", "score", "probability", "rank", "direction")
 
 
@@ -98,7 +100,7 @@ class PublishSummary:
 
 def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
             relations: Sequence[RelationParams], candidates: pd.DataFrame,
-            batch_size: int = BATCH, lock_wait_s: float = 0, lock_lease_s: float = 120,
+            batch_size: int = BATCH, workers: int = WRITERS, lock_wait_s: float = 0, lock_lease_s: float = 120,
             progress: bool = True) -> PublishSummary:
     """Publish one run. ``entities`` has ``id`` and ``label`` (the node's label for matching on
     ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has CANDIDATE_COLUMNS."""
@@ -126,7 +128,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
             _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
             phases["embeddings"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            _write_candidates(graph, lease, run, node_ids, candidates, batch_size, bar)
+            _write_candidates(graph, lease, run, node_ids, candidates, batch_size, workers, bar)
             phases["candidates"] = time.perf_counter() - mark
         mark = time.perf_counter()
         _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
@@ -229,7 +231,7 @@ def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
 
 
 def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
-                      candidates: pd.DataFrame, batch_size: int, bar: Progress) -> None:
+                      candidates: pd.DataFrame, batch_size: int, workers: int, bar: Progress) -> None:
     """Batches of one (relation, type, direction) each, sent as columns: the shared values travel once
     per batch and plain lists pack far faster than one map per relationship."""
     frame = candidates.assign(head=candidates["head"].map(node_ids), tail=candidates["tail"].map(node_ids))
@@ -240,18 +242,22 @@ def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
     cypher = ("UNWIND range(0, size($heads) - 1) AS i "
               "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] "
               f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, type: $type, score: $scores[i], "
-              "probability: $probabilities[i], rank: $ranks[i], direction: $direction, run_id: $run_id}]->(t)")
+              "probability: $probabilities[i], rank: $ranks[i], direction: $direction, run_id: $run_id}]->(t) "
+              "RETURN count(*) AS n")
+    for records in graph.execute_each(cypher, _candidate_batches(frame, batch_size, run.run_id), workers):
+        lease.renew()
+        bar.advance(task, records[0]["n"])
+
+
+def _candidate_batches(frame: pd.DataFrame, batch_size: int, run_id: str) -> Iterator[dict[str, Any]]:
     for (relation, rel_type, direction), group in frame.groupby(["relation", "type", "direction"], sort=False):
         columns = {"heads": group["head"].tolist(), "tails": group["tail"].tolist(),
                    "scores": group["score"].astype(float).tolist(),
                    "probabilities": group["probability"].astype(float).tolist(),
                    "ranks": group["rank"].astype(int).tolist()}
         for start in range(0, len(group), batch_size):
-            batch = {name: values[start:start + batch_size] for name, values in columns.items()}
-            graph.execute(cypher, **batch, relation=str(relation), type=str(rel_type), direction=str(direction),
-                          run_id=run.run_id)
-            lease.renew()
-            bar.advance(task, len(batch["heads"]))
+            yield {**{name: values[start:start + batch_size] for name, values in columns.items()},
+                   "relation": str(relation), "type": str(rel_type), "direction": str(direction), "run_id": run_id}
 
 
 def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: int) -> None:

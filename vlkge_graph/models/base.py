@@ -3,6 +3,11 @@
 A backbone owns the relation parameters and the formula; entities come in as representation
 tensors, so the same backbone scores structural, fused or inductive entity vectors alike. Complex
 backbones read entity vectors as ``[real | imaginary]`` halves.
+
+Every backbone also factors its score as ``compare(query, candidate)``: a query folds the known
+entity and the relation into one vector (``tail_query(h, r)`` for ``(h, r, ?)``, ``head_query(r, t)``
+for ``(?, r, t)``), so scoring many candidates is one matrix product or one distance computation
+instead of re-scoring whole triples. 1-vs-all scoring and negative sampling share this one path.
 """
 
 from __future__ import annotations
@@ -52,25 +57,38 @@ class Backbone(nn.Module, ABC):
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """Scores of broadcastable entity/relation vectors; the last dimension is reduced."""
 
+    @abstractmethod
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        """Query vectors of ``(h, r, ?)``: ``compare(tail_query(h, r), t) == score(h, r, t)``."""
+
+    @abstractmethod
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
+        """Query vectors of ``(?, r, t)``: ``compare(head_query(r, t), h) == score(h, r, t)``."""
+
+    @abstractmethod
+    def compare(self, queries: Tensor, candidates: Tensor) -> Tensor:
+        """``[..., m, n]`` scores of every query ``[..., m, w]`` against every candidate ``[..., n, w]``
+        (leading dimensions are batch dimensions, e.g. one group of candidates per chunk of queries)."""
+
     def score_tails(self, h: Tensor, r: Tensor, tails: Tensor) -> Tensor:
         """``[B, N]`` scores of queries ``(h[b], r[b], ?)`` against candidate vectors ``tails [N, w]``."""
-        return blockwise(lambda c: self.score(h[:, None], r[:, None], c[None]), tails, h.shape[0])
+        return self.compare(self.tail_query(h, r), tails)
 
     def score_heads(self, heads: Tensor, r: Tensor, t: Tensor) -> Tensor:
         """``[B, N]`` scores of queries ``(?, r[b], t[b])`` against candidate vectors ``heads [N, w]``."""
-        return blockwise(lambda c: self.score(c[None], r[:, None], t[:, None]), heads, t.shape[0])
+        return self.compare(self.head_query(r, t), heads)
 
     def extra_repr(self) -> str:
         return f"num_relations={self.num_relations}, dim={self.dim}"
 
 
-def blockwise(fn: Callable[[Tensor], Tensor], candidates: Tensor, batch: int) -> Tensor:
-    """Apply ``fn`` to candidate blocks small enough that ``batch x block x width`` stays bounded."""
+def blockwise(fn: Callable[[Tensor], Tensor], candidates: Tensor, rows: int) -> Tensor:
+    """``fn`` over candidate blocks (dim -2) small enough that ``rows x block x width`` stays bounded,
+    concatenated along the last dimension (``rows``: query rows one candidate is compared with)."""
     width = max(1, candidates.shape[-1])
-    block = max(1, BLOCK_ELEMENTS // max(1, batch * width))
-    if candidates.shape[0] == 0:
-        return candidates.new_zeros(batch, 0)
-    return torch.cat([fn(candidates[i:i + block]) for i in range(0, candidates.shape[0], block)], dim=1)
+    block = max(1, BLOCK_ELEMENTS // max(1, rows * width))
+    count = candidates.shape[-2]
+    return torch.cat([fn(candidates[..., i:i + block, :]) for i in range(0, max(count, 1), block)], dim=-1)
 
 
 def split_complex(x: Tensor) -> tuple[Tensor, Tensor]:

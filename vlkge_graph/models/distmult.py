@@ -8,13 +8,16 @@ from vlkge_graph.models.base import Backbone
 
 
 class DistMult(Backbone):
-    """``sum(h * r * t)``."""
+    """``sum(h * r * t)``: the queries are ``h * r`` and ``r * t``, compared by a dot product."""
 
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         return (h * r * t).sum(dim=-1)
 
-    def score_tails(self, h: Tensor, r: Tensor, tails: Tensor) -> Tensor:
-        return (h * r) @ tails.T
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        return h * r
 
-    def score_heads(self, heads: Tensor, r: Tensor, t: Tensor) -> Tensor:
-        return (r * t) @ heads.T
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
+        return r * t
+
+    def compare(self, queries: Tensor, candidates: Tensor) -> Tensor:
+        return queries @ candidates.mT

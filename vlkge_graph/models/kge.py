@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -41,9 +41,10 @@ class KGEModel(nn.Module):
         return self.entities.num_entities
 
     def embed(self, triples: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Head, relation and tail vectors of id triples ``[..., 3]`` (the factors regularisers see)."""
-        h, r, t = triples.unbind(-1)
-        return self.entities(h), self.backbone.relation(r), self.entities(t)
+        """Head, relation and tail vectors of id triples ``[..., 3]`` (the factors regularisers see);
+        heads and tails in one lookup, so each table is gathered (and its gradient built) once."""
+        h, t = self.entities(triples[..., [0, 2]]).unbind(-2)
+        return h, self.backbone.relation(triples[..., 1]), t
 
     def forward(self, triples: Tensor) -> Tensor:
         """Scores of id triples ``[..., 3]``."""
@@ -69,16 +70,53 @@ class KGEModel(nn.Module):
             raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
         if candidates is None:
             candidates = self.entity_vectors()
-        h, r, t = queries.unbind(-1)
-        if direction == "tail":
-            return self.backbone.score_tails(self.dropout(self.entities(h)),
-                                             self.dropout(self.backbone.relation(r)), candidates)
-        if self.reciprocal:
-            return self.backbone.score_tails(self.dropout(self.entities(t)),
-                                             self.dropout(self.backbone.relation(r + self.num_relations)),
-                                             candidates)
-        return self.backbone.score_heads(candidates, self.dropout(self.backbone.relation(r)),
-                                         self.dropout(self.entities(t)))
+        inverse = self.reciprocal and direction == "head"
+        anchors = self.entities(queries[:, 2 if direction == "head" else 0])
+        relations = self.backbone.relation(queries[:, 1] + self.num_relations if inverse else queries[:, 1])
+        return self.backbone.compare(self._query(anchors, relations, direction, inverse), candidates)
+
+    def _query(self, anchors: Tensor, relations: Tensor, direction: str, inverse: bool = False) -> Tensor:
+        """Query vectors of ``(anchor, r, ?)`` (tail) or ``(?, r, anchor)`` (head), with dropout on the
+        known entity and the relation; ``inverse``: a head query as the tail query of ``relations``."""
+        anchors, relations = self.dropout(anchors), self.dropout(relations)
+        if direction == "tail" or inverse:
+            return self.backbone.tail_query(anchors, relations)
+        return self.backbone.head_query(relations, anchors)
+
+    def score_corruptions(self, positives: Tensor, entities: Tensor, head: Tensor, chunk: int = 1,
+                          sides: Sequence[str] = DIRECTIONS) -> tuple[Tensor, Tensor]:
+        """Scores ``[B]`` of positives ``[B, 3]`` and ``[B, k]`` of their corruptions.
+
+        Negative ``j`` of positive ``b`` replaces its head (``head[b, j]``) or tail with entity
+        ``entities[b // chunk, j]``: ``entities [ceil(B / chunk), k]`` holds one pool of replacements per
+        chunk of positives (``chunk=1``: independent negatives). Each positive's queries are built once
+        and compared with its pool (one matrix product or distance per chunk) instead of rescoring
+        ``B x k`` whole triples; all entity vectors come from one lookup. ``sides``: the ends ``head``
+        may select (a single side skips the other query). Like :meth:`forward`, this scores triples
+        forward, also in a reciprocal model: the values are exactly those of the rebuilt triples.
+        """
+        batch = positives.shape[0]
+        h, r, t = positives.unbind(-1)
+        vectors = self.entities(torch.cat([h, t, entities.reshape(-1)]))
+        hv, tv, pool = vectors.split([batch, batch, entities.numel()])
+        relations = self.backbone.relation(r)
+        tail_query = self._query(hv, relations, "tail")
+        pos = self.backbone.compare(tail_query.unsqueeze(-2), tv.unsqueeze(-2)).reshape(batch)
+        ends = [d for d in DIRECTIONS if d in sides]
+        queries = [tail_query if d == "tail" else self._query(tv, relations, "head") for d in ends]
+        scores = self._compare_chunks(torch.stack(queries, dim=1), pool.reshape(*entities.shape, -1), chunk)
+        neg = torch.where(head, scores[:, 0], scores[:, 1]) if len(ends) == 2 else scores[:, 0]
+        return pos, neg
+
+    def _compare_chunks(self, queries: Tensor, pools: Tensor, chunk: int) -> Tensor:
+        """``[B, S, k]`` scores of queries ``[B, S, w]`` against the pool ``[G, k, w]`` of their chunk of
+        ``chunk`` positives (the last chunk may be short: padded with zero queries, then dropped)."""
+        batch, sides, width = queries.shape
+        groups, k = pools.shape[:2]
+        if groups * chunk != batch:
+            queries = torch.cat([queries, queries.new_zeros(groups * chunk - batch, sides, width)])
+        scores = self.backbone.compare(queries.reshape(groups, chunk * sides, width), pools)
+        return scores.reshape(groups * chunk, sides, k)[:batch]
 
     @torch.no_grad()
     def score_fn(self) -> Callable[[Tensor, str], Tensor]:

@@ -51,18 +51,19 @@ class RotatE(Backbone):
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:
         return self.gamma - self._distance(self._rotate(h, r), t)
 
-    def score_tails(self, h: Tensor, r: Tensor, tails: Tensor) -> Tensor:
-        return self._score_query(self._rotate(h, r), tails)
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        return self._rotate(h, r)
 
-    def score_heads(self, heads: Tensor, r: Tensor, t: Tensor) -> Tensor:
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
         # |h o r - t| = |h - t o conj(r)| because every rotation has modulus one.
-        return self._score_query(self._rotate(t, r, conjugate=True), heads)
+        return self._rotate(t, r, conjugate=True)
 
-    def _score_query(self, query: Tensor, candidates: Tensor) -> Tensor:
+    def compare(self, queries: Tensor, candidates: Tensor) -> Tensor:
         if self.p == 2:
-            return self.gamma - torch.cdist(query, candidates)
-        return blockwise(lambda c: self.gamma - self._distance(query[:, None], c[None]),
-                         candidates, query.shape[0])
+            return self.gamma - torch.cdist(queries, candidates)
+        rows = queries.numel() // max(1, queries.shape[-1])
+        return blockwise(lambda c: self.gamma - self._distance(queries.unsqueeze(-2), c.unsqueeze(-3)),
+                         candidates, rows)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}, gamma={self.gamma}"

@@ -32,13 +32,15 @@ class TransE(Backbone):
         diff = self._norm(h) + self._norm(r) - self._norm(t)
         return self.gamma - torch.linalg.vector_norm(diff, ord=self.p, dim=-1)
 
-    def score_tails(self, h: Tensor, r: Tensor, tails: Tensor) -> Tensor:
-        query = self._norm(h) + self._norm(r)
-        return self.gamma - torch.cdist(query, self._norm(tails), p=self.p)
+    def tail_query(self, h: Tensor, r: Tensor) -> Tensor:
+        return self._norm(h) + self._norm(r)
 
-    def score_heads(self, heads: Tensor, r: Tensor, t: Tensor) -> Tensor:
-        query = self._norm(t) - self._norm(r)
-        return self.gamma - torch.cdist(query, self._norm(heads), p=self.p)
+    def head_query(self, r: Tensor, t: Tensor) -> Tensor:
+        return self._norm(t) - self._norm(r)
+
+    def compare(self, queries: Tensor, candidates: Tensor) -> Tensor:
+        # ||h + r - t|| = ||(h + r) - t|| = ||h - (t - r)||: one distance per (query, candidate).
+        return self.gamma - torch.cdist(queries, self._norm(candidates), p=self.p)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}, gamma={self.gamma}, normalize={self.normalize}"

@@ -100,6 +100,10 @@ class EntityRepresentation(nn.Module):
                 self.gate = ImaginaryGate(self.fusion.width, imag_init)
                 has_text = features[TEXT][1].to(torch.bool) if TEXT in features else torch.zeros_like(seen)
                 self.register_buffer("free_imaginary", has_text & seen)
+        #: Structure only, through a fusion without parameters: the fusion reduces to the seen mask.
+        self.plain = not self.modalities and not list(self.fusion.parameters())
+        self._refresh_all_seen()
+        self.register_load_state_dict_post_hook(self._refresh_all_seen)
         self.reset_parameters()
 
     @property
@@ -112,29 +116,50 @@ class EntityRepresentation(nn.Module):
         if self.imaginary is not None:
             nn.init.normal_(self.imaginary.weight, std=self.init_std)
 
+    def _refresh_all_seen(self, *_: object) -> None:
+        """Cache whether every entity is seen (then the ``seen`` masks are no-ops and are skipped);
+        refreshed after ``load_state_dict``, the only way ``seen`` changes."""
+        self.all_seen = bool(self.seen.all())
+
+    def set_sparse(self, sparse: bool) -> None:
+        """Let id lookups return sparse gradients (only the rows a batch touched), for optimisers that
+        update touched rows only; whole-table reads (``idx=None``) stay dense."""
+        self.structure.sparse = sparse
+        if self.imaginary is not None:
+            self.imaginary.sparse = sparse
+
     def modality(self, name: str, idx: Tensor | slice) -> tuple[Tensor, Tensor]:
         """Projected features and presence mask of modality ``name`` for entity ids ``idx``."""
         values = getattr(self, f"values_{name}")[idx]
         return self.projections[name](values), getattr(self, f"present_{name}")[idx]
 
+    def _masked(self, values: Tensor, rows: Tensor | slice) -> Tensor:
+        """``values`` with the rows of unseen entities zeroed (a no-op skipped when all are seen)."""
+        return values if self.all_seen else values * self.seen[rows].unsqueeze(-1).to(values.dtype)
+
     def real(self, idx: Tensor | slice) -> Tensor:
-        """The fused real part ``r_e``."""
+        """The fused real part ``r_e``; structure only with a parameter-free fusion is just the
+        (masked) structural vector, so the fusion's arithmetic is skipped."""
+        structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
+        if self.plain:
+            return self._masked(structure, idx)
         mods = [self.modality(name, idx) for name in self.modalities]
-        return self.fusion(self.structure.weight[idx], self.seen[idx], mods)
+        return self.fusion(structure, self.seen[idx], mods)
 
     def forward(self, idx: Tensor | None = None) -> Tensor:
         """Vectors of entity ids ``idx`` (any shape), or of every entity when ``idx`` is None.
 
-        Rows are read by plain indexing, and ``None`` reads whole tables without a gather (the
-        all-entity case of 1-vs-all training), which keeps the backward pass a dense add.
+        Ids are looked up with one ``F.embedding`` per table (sparse gradients when enabled), and
+        ``None`` reads whole tables without a gather (the all-entity case of 1-vs-all training), which
+        keeps the backward pass a dense add.
         """
         rows: Tensor | slice = slice(None) if idx is None else idx
         real = self.real(rows)
         if self.imaginary is None:
             return real
-        free = self.imaginary.weight[rows]
+        free = self.imaginary.weight if idx is None else self.imaginary(idx)
         if self.gate is None:
-            imag = free * self.seen[rows].unsqueeze(-1).to(free.dtype)
+            imag = self._masked(free, rows)
         else:
             imag = torch.where(self.free_imaginary[rows].unsqueeze(-1), free, self.gate(real))
         return torch.cat([real, imag], dim=-1)

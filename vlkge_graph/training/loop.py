@@ -26,6 +26,7 @@ from vlkge_graph.models.kge import KGEModel
 from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
 from vlkge_graph.training.objective import Objective
+from vlkge_graph.training.optim import RowwiseAdagrad
 from vlkge_graph.training.recipe import TrainingSpec
 from vlkge_graph.training.sampling import NegativeSampler
 
@@ -112,13 +113,21 @@ class Trainer:
         return NegativeSampler(data.num_entities, data.num_relations, spec.num_negatives, train=data.train,
                                corruption=spec.corruption, sides=spec.sides,
                                known=known if spec.filter_negatives else None, pools=pools,
-                               device=self.device)
+                               sharing=spec.negative_sharing, device=self.device)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if self.spec.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
-        return torch.optim.Adagrad(params, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
+        self.model.entities.set_sparse(self._sparse_rows())
+        return RowwiseAdagrad(params, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
+
+    def _sparse_rows(self) -> bool:
+        """Whether entity lookups give sparse gradients that Adagrad applies to the touched rows only:
+        exact (Adagrad leaves untouched rows as they are) unless weight decay moves every row, and
+        worth it where a step touches few rows (negatives); not under DDP, which reduces dense grads."""
+        spec = self.spec
+        return spec.mode == "negatives" and spec.weight_decay == 0 and self.world == 1
 
     def _amp_dtype(self) -> torch.dtype | None:
         if not self.spec.amp or self.device.type != "cuda":
@@ -170,7 +179,7 @@ class Trainer:
         batch = self.examples[idx]
         negatives = extra = None
         if self.sampler is not None:
-            negatives, extra = self.sampler.sample(batch, self.sample_gen)
+            negatives = self.sampler.draw(batch, self.sample_gen)
         elif self.extra is not None:
             extra = self.extra[idx]
         self.optimizer.zero_grad(set_to_none=True)

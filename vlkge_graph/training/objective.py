@@ -9,12 +9,13 @@ from vlkge_graph.evaluation.index import FilterIndex
 from vlkge_graph.models.kge import DIRECTIONS, KGEModel
 from vlkge_graph.training import losses
 from vlkge_graph.training.recipe import TrainingSpec
+from vlkge_graph.training.sampling import Corruptions
 
 
 class Objective(nn.Module):
     """Training loss of a batch for the recipe's mode.
 
-    - ``negatives``: ``forward(positives [B, 3], negatives [B, k, 3], valid [B, k])``.
+    - ``negatives``: ``forward(positives [B, 3], corruptions)`` (a :class:`Corruptions` from the sampler).
     - ``1vsall``: ``forward(positives)``; every positive is a query per side, its answer the target.
     - ``kvsall``: ``forward(queries [B, 3], directions [B])`` (direction ids into ``("head", "tail")``);
       every known training answer of the query is a target, looked up in ``train_index``.
@@ -28,12 +29,12 @@ class Objective(nn.Module):
         self.train_index = train_index
         self.hard_negatives = hard_negatives if hard_negatives is not None and len(hard_negatives) else None
 
-    def forward(self, batch: Tensor, negatives: Tensor | None = None, extra: Tensor | None = None) -> Tensor:
+    def forward(self, batch: Tensor, negatives: Corruptions | None = None, extra: Tensor | None = None) -> Tensor:
         spec = self.spec
         if spec.mode == "negatives":
             if negatives is None:
                 raise ValueError("negatives mode needs sampled negatives")
-            loss = self._negatives(batch, negatives, extra)
+            loss = self._negatives(batch, negatives)
         elif spec.mode == "1vsall":
             loss = self._one_vs_all(batch)
         else:
@@ -56,9 +57,13 @@ class Objective(nn.Module):
             return h, r, t, t, inverse, h
         return h, r, t
 
-    def _negatives(self, positives: Tensor, negatives: Tensor, valid: Tensor | None) -> Tensor:
+    def _negatives(self, positives: Tensor, negatives: Corruptions) -> Tensor:
+        """Loss of positives against their corruptions, each corrupted end scored against the
+        positive's query (:meth:`KGEModel.score_corruptions`), never as a rebuilt triple."""
         spec = self.spec
-        pos, neg = self.model(positives).float(), self.model(negatives).float()
+        pos, neg = self.model.score_corruptions(positives, negatives.entities, negatives.head, negatives.chunk,
+                                                spec.sides)
+        pos, neg, valid = pos.float(), neg.float(), negatives.valid
         if spec.loss == "logistic":
             return losses.logistic(pos, neg, valid, spec.reduction)
         if spec.loss == "margin":
