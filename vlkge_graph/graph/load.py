@@ -4,14 +4,14 @@ Idempotent by construction: nodes are merged on (dataset label, key) under a uni
 and relationships on (head, type, tail), so loading twice changes nothing; only facts that touch a
 node the load itself created, which cannot exist yet, skip the merge's lookup. Nodes that already
 exist keep their properties; differing values are counted and reported, never overwritten.
-Relationship batches run in ``WRITERS`` concurrent transactions (deadlocks between them are retried).
+Batches run in ``WRITERS`` concurrent transactions (deadlocks between them are retried).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from vlkge_graph.identifiers import quote, validate_identifier
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 10_000
-#: Concurrent write transactions for relationships: Neo4j then works on more than one core.
+#: Concurrent write transactions: Neo4j then works on more than one core.
 WRITERS = 2
 
 
@@ -70,16 +70,8 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id", bat
     summary = LoadSummary(label=label)
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"loading {tables.name}", total=len(tables.entities) + len(tables.triples))
-        node_ids: dict[str, str] = {}
-        new_nodes: set[str] = set()  # created by this load, so without relationships before it
-        for type_label, group in tables.entities.groupby("label", sort=True):
-            for rows in _batches(_node_rows(group), batch_size):
-                ids, all_new = _merge_nodes(graph, label, key, str(type_label), rows, summary)
-                node_ids.update(ids)
-                if all_new:
-                    new_nodes.update(ids)
-                bar.advance(task, len(rows))
-            summary.nodes_by_label[str(type_label)] = len(group)
+        node_ids, new_nodes = _write_nodes(graph, tables.entities, label, key, batch_size, workers, summary,
+                                           lambda n: bar.advance(task, n))
         summary.relationships_created += _write_relationships(graph, tables.triples, type_of, node_ids, new_nodes,
                                                               batch_size, workers, lambda n: bar.advance(task, n))
         for rel_type, n in tables.triples["relation"].map(type_of).value_counts().sort_index().items():
@@ -90,47 +82,67 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id", bat
     return summary
 
 
-def _merge_nodes(graph: Graph, label: str, key: str, type_label: str, rows: list[dict[str, Any]],
-                 summary: LoadSummary) -> tuple[dict[str, str], bool]:
-    """Merge one batch of nodes; return key -> elementId for the relationship writes, and whether
-    every node of the batch was created by it.
+def _write_nodes(graph: Graph, entities: pd.DataFrame, label: str, key: str, batch_size: int, workers: int,
+                 summary: LoadSummary, advance: Callable[[int], None]) -> tuple[dict[str, str], set[str]]:
+    """Merge all entities; return key -> elementId (for the relationship writes) and the keys of the
+    nodes this load created (which cannot have relationships yet).
 
-    New nodes get all properties. An existing node keeps its own, and only when the batch met existing
-    nodes is a second (read) query run to count those whose values differ: a fresh load pays nothing.
+    Batches travel as columns (one list per property; plain lists pack far faster than a map per
+    node). New nodes get every non-null property. An existing node keeps its own, and only a batch that
+    met existing nodes pays a second (read) query counting those whose values differ.
     """
     ds, k = quote(label, "dataset label"), quote(key, "key property")
-    extra = f", n:{quote(type_label, 'entity label')}" if type_label != label else ""
-    write = (f"UNWIND $rows AS row MERGE (n:{ds} {{{k}: row.id}}) ON CREATE SET n += row.props{extra} "
-             "RETURN collect([row.id, elementId(n)]) AS ids")
-    created, ids = graph.write(_created_and_ids, write, rows)
-    summary.nodes_created += created
-    if created < len(rows):
-        check = (f"UNWIND $rows AS row MATCH (n:{ds} {{{k}: row.id}}) "
-                 "RETURN count(CASE WHEN any(p IN keys(row.props) WHERE n[p] <> row.props[p]) THEN 1 END) AS n")
-        summary.conflicts += graph.query(check, rows=rows)[0]["n"]
-    return dict(ids), created == len(rows)
+    names = [c for c in entities.columns if c not in ("id", "label")]
+    props = {f"p{i}": quote(name, "property name") for i, name in enumerate(names)}
+    sets = [f"n.{prop} = ${param}[i]" for param, prop in props.items()]  # a null sets nothing
+    differs = " OR ".join(f"n.{prop} <> ${param}[i]" for param, prop in props.items()) or "false"
+    check = (f"UNWIND range(0, size($ids) - 1) AS i MATCH (n:{ds} {{{k}: $ids[i]}}) "
+             f"RETURN count(CASE WHEN {differs} THEN 1 END) AS n")
+    jobs = []
+    for type_label, group in entities.groupby("label", sort=True):
+        on_create = sets + ([f"n:{quote(str(type_label), 'entity label')}"] if type_label != label else [])
+        write = (f"UNWIND range(0, size($ids) - 1) AS i MERGE (n:{ds} {{{k}: $ids[i]}}) "
+                 + (f"ON CREATE SET {', '.join(on_create)} " if on_create else "")
+                 + "RETURN collect([$ids[i], elementId(n)]) AS ids")
+        columns = {"ids": group["id"].astype(str).tolist(),
+                   **{param: _neo4j_values(group[name]) for param, name in zip(props, names, strict=True)}}
+        jobs += [(write, batch) for batch in _column_batches(columns, batch_size)]
+        summary.nodes_by_label[str(type_label)] = len(group)
+    node_ids: dict[str, str] = {}
+    new_nodes: set[str] = set()
+    for created, pairs, batch in graph.write_each(_merge_batch, jobs, workers):
+        ids = dict(pairs)
+        node_ids.update(ids)
+        summary.nodes_created += created
+        if created == len(pairs):
+            new_nodes.update(ids)
+        else:
+            summary.conflicts += graph.query(check, **batch)[0]["n"]
+        advance(len(pairs))
+    return node_ids, new_nodes
 
 
 def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str, str], node_ids: dict[str, str],
                          new_nodes: set[str], batch_size: int, workers: int, advance: Callable[[int], None]) -> int:
-    """Write all facts in head order, with one query plan for every type (``$(row.type)``).
+    """Write all facts in head order, with one query plan for every type (``$(...)``), as columns.
 
     A fact touching a node this load created cannot exist yet, so it is written with ``CREATE``;
     ``MERGE``, which first looks for the pair, is kept for facts between nodes that existed before
     (a reload, or the re-run of a load that died midway). Facts are deduplicated first.
     """
-    distinct = triples.drop_duplicates(["head", "relation", "tail"]).sort_values("head", kind="stable")
-    rows: dict[str, list[dict[str, Any]]] = {"CREATE": [], "MERGE": []}
-    for h, relation, t, split in zip(distinct["head"].astype(str), distinct["relation"],
-                                     distinct["tail"].astype(str), distinct["split"], strict=True):
-        verb = "CREATE" if h in new_nodes or t in new_nodes else "MERGE"
-        rows[verb].append({"h": node_ids[h], "t": node_ids[t], "type": type_of[relation], "s": split})
+    facts = triples.drop_duplicates(["head", "relation", "tail"]).sort_values("head", kind="stable")
+    heads, tails = facts["head"].astype(str).tolist(), facts["tail"].astype(str).tolist()
+    fresh = [h in new_nodes or t in new_nodes for h, t in zip(heads, tails, strict=True)]
+    columns = {"h": [node_ids[h] for h in heads], "t": [node_ids[t] for t in tails],
+               "type": facts["relation"].map(type_of).tolist(), "split": _neo4j_values(facts["split"])}
     jobs = []
-    for verb, todo in rows.items():
+    for verb, rows in (("CREATE", fresh), ("MERGE", [not f for f in fresh])):
         on_create = "ON CREATE " if verb == "MERGE" else ""
-        cypher = ("UNWIND $rows AS row MATCH (h) WHERE elementId(h) = row.h MATCH (t) WHERE elementId(t) = row.t "
-                  f"{verb} (h)-[r:$(row.type)]->(t) {on_create}SET r.split = row.s")
-        jobs += [(cypher, batch) for batch in _batches(todo, batch_size)]
+        cypher = ("UNWIND range(0, size($h) - 1) AS i MATCH (h) WHERE elementId(h) = $h[i] "
+                  f"MATCH (t) WHERE elementId(t) = $t[i] {verb} (h)-[r:$($type[i])]->(t) "
+                  f"{on_create}SET r.split = $split[i]")
+        chosen = {name: [v for v, keep in zip(values, rows, strict=True) if keep] for name, values in columns.items()}
+        jobs += [(cypher, batch) for batch in _column_batches(chosen, batch_size)]
     created = 0
     for count, size in graph.write_each(_created, jobs, workers):
         created += count
@@ -164,35 +176,30 @@ def _relation_types(tables: TableSet) -> dict[str, str]:
     return mapping
 
 
-def _created_and_ids(tx: ManagedTransaction, cypher: str,
-                     rows: list[dict[str, Any]]) -> tuple[int, list[list[str]]]:
-    """Run one node batch; return (nodes created, [key, elementId] pairs)."""
-    result = tx.run(cypher, rows=rows)
-    ids = result.single(strict=True)["ids"]
-    return result.consume().counters.nodes_created, ids
+def _merge_batch(tx: ManagedTransaction, cypher: str,
+                 params: dict[str, list[Any]]) -> tuple[int, list[list[str]], dict[str, list[Any]]]:
+    """Run one node batch; return (nodes created, [key, elementId] pairs, the batch)."""
+    result = tx.run(cypher, params)
+    pairs = result.single(strict=True)["ids"]
+    return result.consume().counters.nodes_created, pairs, params
 
 
-def _created(tx: ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Run one relationship batch; return (relationships created, rows)."""
-    return tx.run(cypher, rows=rows).consume().counters.relationships_created, len(rows)
+def _created(tx: ManagedTransaction, cypher: str, params: dict[str, list[Any]]) -> tuple[int, int]:
+    """Run one relationship batch; return (relationships created, facts in the batch)."""
+    return tx.run(cypher, params).consume().counters.relationships_created, len(params["h"])
 
 
-def _node_rows(entities: pd.DataFrame) -> list[dict[str, Any]]:
-    """One parameter row per entity: its id and its non-null properties as Neo4j values."""
-    columns = [c for c in entities.columns if c not in ("id", "label")]
-    for column in columns:
-        validate_identifier(column, "property name")
-    rows = []
-    for record in entities[["id", *columns]].itertuples(index=False, name=None):
-        props = {c: _neo4j_value(v) for c, v in zip(columns, record[1:], strict=True)}
-        rows.append({"id": str(record[0]), "props": {c: v for c, v in props.items() if v is not None}})
-    return rows
+def _neo4j_values(column: pd.Series) -> list[Any]:
+    """A column as Neo4j values: None for missing cells and empty lists (nothing is stored)."""
+    if pd.api.types.is_string_dtype(column.dtype) and not pd.api.types.is_object_dtype(column.dtype):
+        return column.astype(object).where(column.notna(), None).tolist()  # no per-cell checks needed
+    return [_neo4j_value(v) for v in column.tolist()]
 
 
 def _neo4j_value(value: Any) -> Any:
     """Plain Python values Neo4j can store; None (dropped) for missing values and empty lists."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, (str, int)):  # the common cells, returned first
+        return value
     if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalar
@@ -206,6 +213,8 @@ def _neo4j_value(value: Any) -> Any:
     return value
 
 
-def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield list(rows[start:start + size])
+def _column_batches(columns: dict[str, list[Any]], size: int) -> Iterator[dict[str, list[Any]]]:
+    """Slices of equal-length columns, ``size`` rows each."""
+    total = len(next(iter(columns.values())))
+    for start in range(0, total, size):
+        yield {name: values[start:start + size] for name, values in columns.items()}
