@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 #: Relationship types the project writes; never facts.
 PROJECT_TYPES = ("VLKGE_CANDIDATE", "VLKGE_REJECTED", "HAS_RELATION")
 PAGE = 10_000
+#: The tail of a fact is an entity node with a key. Written with a label list and a dynamic property so
+#: that the planner cannot answer it from the key index: with ``t:Label AND t.key IS NOT NULL`` it may
+#: (and on a fresh server did) scan every entity for every head, thousands of times slower.
+TAIL_IS_ENTITY = "any(label IN labels(t) WHERE label IN $entity_labels) AND t[$key] IS NOT NULL"
 
 
 def export_rejections(graph: Graph, flt: GraphFilter) -> pd.DataFrame:
@@ -110,7 +114,6 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
     key, split = quote(flt.key), quote(flt.split_property)
     types = "|".join(quote(t) for t in flt.relationship_types)
     rel = f"[r:{types}]" if types else "[r]"
-    is_entity = " OR ".join(f"t:{quote(label)}" for label in flt.entity_labels)
     where = f" AND ({flt.where})" if flt.where else ""
     # collect() skips nulls: every column skips exactly the rows without a fact, so they stay aligned.
     exprs = {"head": f"toString(h.{key})", "relation": "type(r)", "tail": f"toString(t.{key})",
@@ -121,10 +124,11 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
         def query(after: str, label: str = label) -> str:
             return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
                     f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
-                    f"OPTIONAL MATCH (h)-{rel}->(t) WHERE ({is_entity}) AND t.{key} IS NOT NULL "
+                    f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
                     f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where} "
                     f"RETURN last, {collected}")
-        for record in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES)):
+        for record in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES),
+                             entity_labels=flt.entity_labels, key=flt.key):
             for name, values in columns.items():
                 values.extend(record[name])
     return columns
