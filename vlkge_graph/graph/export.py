@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -48,9 +49,11 @@ def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -
     """Read entities and facts selected by ``flt`` into a TableSet (with splits assigned)."""
     try:
         check_filter(graph, flt)
-        entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
-                                columns=["id", "label", "name", "text", "images", "type_label"], dtype=object)
-        triples = pd.DataFrame(_fact_columns(graph, flt, page), dtype=object)
+        with ThreadPoolExecutor(1, thread_name_prefix="vlkge-export") as pool:
+            facts = pool.submit(_fact_columns, graph, flt, page)  # the server reads both at once
+            entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
+                                    columns=["id", "label", "name", "text", "images", "type_label"], dtype=object)
+            triples = pd.DataFrame(facts.result(), dtype=object)
     except (ServiceUnavailable, SessionExpired, TransientError) as exc:
         raise VlkgeError(f"Neo4j at {graph.uri} failed during the export and the driver's retries ran out: "
                          f"{exc}. Nothing was written; run the export again once the server is back.") from exc
