@@ -222,14 +222,39 @@ def print_rows(rows: list[dict[str, object]], title: str) -> None:
     console.print(table)
 
 
-def _register_training_commands() -> None:
-    from vlkge_graph.training.commands import evaluate_command, train_command
-
-    app.command("train")(train_command)
-    app.command("evaluate")(evaluate_command)
+# The training commands import torch only when they run, so `--help` and the graph commands start fast.
+RecipeOption = Annotated[Path, typer.Option("--recipe", help="training recipe, e.g. training/kinships-complex.yaml")]
+DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: GPU if any)")]
 
 
-_register_training_commands()
+@app.command("train")
+def train_command(
+    recipe: RecipeOption,
+    output: Annotated[Path, typer.Option("--output", help="directory for checkpoints, model.pt, metrics.json")],
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
+    device: DeviceOption = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="ignore checkpoints in --output")] = False,
+) -> None:
+    """Train a VL-KGE model from a training recipe and evaluate it on the test split."""
+    from vlkge_graph.training.commands import train
+
+    train(recipe, dataset=dataset, device=device, output=output, resume=not fresh)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[Path, typer.Option("--model", help="model.pt, a checkpoint, or a train --output dir")],
+    split: Annotated[str, typer.Option("--split", help="valid or test")] = "test",
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
+    device: DeviceOption = None,
+    output: Annotated[Path | None, typer.Option("--output", help="write metrics-<split>.json here")] = None,
+) -> None:
+    """Evaluate a trained model with filtered ranking (MRR, Hits@1/3/10) under its recipe's protocol."""
+    from vlkge_graph.training.commands import evaluate
+
+    evaluate(model, split=split, dataset=dataset, device=device, output=output)
 
 
 def main() -> None:

@@ -11,11 +11,10 @@ import platform
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
 import torch
-import typer
 from rich.console import Console
 
 from vlkge_graph.encoders.base import resolve_device
@@ -205,33 +204,3 @@ def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None
         (Path(output) / f"metrics-{split}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     console.print(result.table(title=f"{recipe.name}: {split}", groups=groups))
     return metrics
-
-
-# -- typer commands (registered by the CLI as `vlkge-graph train` / `vlkge-graph evaluate`) ---------
-
-RecipeOption = Annotated[Path, typer.Option("--recipe", help="training recipe, e.g. training/kinships-complex.yaml")]
-DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: GPU if any)")]
-
-
-def train_command(
-    recipe: RecipeOption,
-    output: Annotated[Path, typer.Option("--output", help="directory for checkpoints, model.pt, metrics.json")],
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
-    device: DeviceOption = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="ignore checkpoints in --output")] = False,
-) -> None:
-    """Train a VL-KGE model from a training recipe and evaluate it on the test split."""
-    train(recipe, dataset=dataset, device=device, output=output, resume=not fresh)
-
-
-def evaluate_command(
-    model: Annotated[Path, typer.Option("--model", help="model.pt, a checkpoint, or a train --output dir")],
-    split: Annotated[str, typer.Option("--split", help="valid or test")] = "test",
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
-    device: DeviceOption = None,
-    output: Annotated[Path | None, typer.Option("--output", help="write metrics-<split>.json here")] = None,
-) -> None:
-    """Evaluate a trained model with filtered ranking (MRR, Hits@1/3/10) under its recipe's protocol."""
-    evaluate(model, split=split, dataset=dataset, device=device, output=output)
