@@ -29,8 +29,8 @@ from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
 from vlkge_graph.errors import SourceMissingError
 from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
-from vlkge_graph.graph.connection import Graph, connect
-from vlkge_graph.graph.load import WRITERS, LoadSummary, load_tables
+from vlkge_graph.graph.connection import WRITERS, Graph, connect
+from vlkge_graph.graph.load import LoadSummary, load_tables
 from vlkge_graph.graph.server import LocalServer
 from vlkge_graph.identifiers import quote
 

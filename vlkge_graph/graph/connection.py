@@ -17,6 +17,8 @@ from vlkge_graph.errors import VlkgeError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Concurrent write transactions for bulk writes (load, publish): Neo4j then works on more than one core.
+WRITERS = 2
 
 
 @dataclass
@@ -69,6 +71,14 @@ class Graph:
                      workers: int = 1) -> Iterator[list[dict[str, Any]]]:
         """Run one write query per parameter batch (see ``write_each``), yielding each one's records."""
         return self.write_each(_records, ((cypher, params) for params in batches), workers)
+
+
+def column_batches(columns: dict[str, list[Any]], size: int) -> Iterator[dict[str, list[Any]]]:
+    """Slices of equal-length parameter columns, ``size`` rows each: batches for ``UNWIND range(...)``
+    queries, which pack far faster than one map per row."""
+    total = len(next(iter(columns.values())))
+    for start in range(0, total, size):
+        yield {name: values[start:start + size] for name, values in columns.items()}
 
 
 def _records(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:

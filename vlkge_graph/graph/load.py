@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +21,12 @@ from rich.progress import Progress
 
 from vlkge_graph.errors import DataError
 from vlkge_graph.etl.tables import TableSet
-from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.identifiers import quote, validate_identifier
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 10_000
-#: Concurrent write transactions: Neo4j then works on more than one core.
-WRITERS = 2
 
 
 @dataclass
@@ -106,7 +104,7 @@ def _write_nodes(graph: Graph, entities: pd.DataFrame, label: str, key: str, bat
                  + "RETURN collect([$ids[i], elementId(n)]) AS ids")
         columns = {"ids": group["id"].astype(str).tolist(),
                    **{param: _neo4j_values(group[name]) for param, name in zip(props, names, strict=True)}}
-        jobs += [(write, batch) for batch in _column_batches(columns, batch_size)]
+        jobs += [(write, batch) for batch in column_batches(columns, batch_size)]
         summary.nodes_by_label[str(type_label)] = len(group)
     node_ids: dict[str, str] = {}
     new_nodes: set[str] = set()
@@ -142,7 +140,7 @@ def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str,
                   f"MATCH (t) WHERE elementId(t) = $t[i] {verb} (h)-[r:$($type[i])]->(t) "
                   f"{on_create}SET r.split = $split[i]")
         chosen = {name: [v for v, keep in zip(values, rows, strict=True) if keep] for name, values in columns.items()}
-        jobs += [(cypher, batch) for batch in _column_batches(chosen, batch_size)]
+        jobs += [(cypher, batch) for batch in column_batches(chosen, batch_size)]
     created = 0
     for count, size in graph.write_each(_created, jobs, workers):
         created += count
@@ -211,10 +209,3 @@ def _neo4j_value(value: Any) -> Any:
     if value is pd.NA:
         return None
     return value
-
-
-def _column_batches(columns: dict[str, list[Any]], size: int) -> Iterator[dict[str, list[Any]]]:
-    """Slices of equal-length columns, ``size`` rows each."""
-    total = len(next(iter(columns.values())))
-    for start in range(0, total, size):
-        yield {name: values[start:start + size] for name, values in columns.items()}

@@ -25,7 +25,7 @@ from neo4j import ManagedTransaction
 from rich.progress import Progress
 
 from vlkge_graph.errors import DataError
-from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
 from vlkge_graph.identifiers import quote, validate_identifier
@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 CANDIDATE_TYPE = "VLKGE_CANDIDATE"
 EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
 BATCH = 10_000
-#: Concurrent write transactions for candidates: Neo4j then works on more than one core.
-WRITERS = 2
 CANDIDATE_COLUMNS = ("head", "tail", "relation", "type", "score", "probability", "rank", "direction")
 
 
@@ -255,9 +253,8 @@ def _candidate_batches(frame: pd.DataFrame, batch_size: int, run_id: str) -> Ite
                    "scores": group["score"].astype(float).tolist(),
                    "probabilities": group["probability"].astype(float).tolist(),
                    "ranks": group["rank"].astype(int).tolist()}
-        for start in range(0, len(group), batch_size):
-            yield {**{name: values[start:start + batch_size] for name, values in columns.items()},
-                   "relation": str(relation), "type": str(rel_type), "direction": str(direction), "run_id": run_id}
+        shared = {"relation": str(relation), "type": str(rel_type), "direction": str(direction), "run_id": run_id}
+        yield from ({**batch, **shared} for batch in column_batches(columns, batch_size))
 
 
 def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: int) -> None:

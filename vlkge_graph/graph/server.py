@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 ENTRY_CLASS = "org.neo4j.server.CommunityEntryPoint"
 #: JVM flags Neo4j 5.26's own launcher passes (Netty and the page cache need these packages open), except
 #: the collector: on this small local server (heap of 1-2 GB, few cores) the throughput collector writes
-#: about 10% faster than the launcher's G1 (benchmarks/bench_graph.py); its pauses stay short at this size.
+#: about 10% faster than the launcher's G1 (docs/benchmarks.md, publish); its pauses stay short at this size.
 JVM_FLAGS = [
     "-XX:+UseParallelGC", "-XX:-OmitStackTraceInFastThrow", "-XX:+AlwaysPreTouch",
     "-XX:+UnlockExperimentalVMOptions", "-XX:+TrustFinalNonStaticFields", "-XX:+DisableExplicitGC",
