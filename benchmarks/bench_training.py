@@ -6,11 +6,15 @@ entity tables hold the same number of real parameters), batch size 512, 32 unifo
 corruptions per positive, unfiltered (``--filtered`` filters known training triples on both sides),
 softplus (logistic) loss averaged over all scored triples, Adagrad lr 0.1, fp32, same torch threads.
 
-Every backbone gets two vlkge-graph rows, each against PyKEEN timed in the same run: the default
-independent negatives (every positive its own 32 corruptions, as PyKEEN draws them), and
-``negative_sharing = C`` (``--sharing``, default 16; 0 leaves the row out): each chunk of C positives
-shares one pool of 32 uniform replacement entities, every positive still corrupting head or tail per
-negative with its own coin (PyTorch-BigGraph's scheme, opt-in in a recipe). PyKEEN has no such option.
+Every backbone gets three vlkge-graph rows, each against PyKEEN timed in the same run, all with every
+positive getting 32 negatives:
+- independent, end per positive (``side_per: positive``): every positive its own 32 corruptions, all of
+  one end chosen by a coin per positive. This is PyKEEN's own scheme: its ``BasicNegativeSampler``
+  corrupts the heads of the first half of a (shuffled) batch's positives and the tails of the rest;
+- independent, end per negative (the recipe default): a head/tail coin per negative;
+- ``negative_sharing = C`` (``--sharing``, default 16; 0 leaves the row out): each chunk of C positives
+  shares one pool of 32 uniform replacement entities, every positive still corrupting head or tail per
+  negative with its own coin (PyTorch-BigGraph's scheme, opt-in in a recipe). PyKEEN has no such option.
 With ``--filtered`` shared negatives that are known triples are masked out, not redrawn.
 
 PyKEEN runs its bare interaction (no regulariser, no entity constrainer; RotatE keeps the unit-modulus
@@ -99,7 +103,7 @@ def windows(num_batches: int, warmup: int, max_batches: int) -> tuple[int, int |
 
 # -- vlkge-graph ------------------------------------------------------------------------------------
 def run_ours(data: TrainingData, backbone: str, args: argparse.Namespace, device: torch.device,
-             sharing: int = 0) -> Timing:
+             sharing: int = 0, side_per: str = "negative") -> Timing:
     options: dict[str, object] = {}
     if backbone == "transe":
         options = {"p": 1} if args.pykeen_defaults else {"p": 1, "normalize": False}
@@ -111,7 +115,7 @@ def run_ours(data: TrainingData, backbone: str, args: argparse.Namespace, device
     spec = TrainingSpec(mode="negatives", loss="logistic", reduction="mean", num_negatives=args.negatives,
                         corruption="uniform", filter_negatives=args.filtered, optimizer="adagrad", lr=0.1,
                         batch_size=args.batch_size, epochs=args.epochs, amp=False, seed=args.seed,
-                        negative_sharing=sharing)
+                        negative_sharing=sharing, side_per=side_per)
     trainer = Trainer(model, data, spec, device=device, progress=False)
     model.train()
     timing = Timing(params=real_parameters(model))
@@ -226,16 +230,17 @@ def run_pykeen(factories, backbone: str, args: argparse.Namespace, device: torch
 
 
 def compare(data: TrainingData, factories, backbone: str, args: argparse.Namespace, device: torch.device,
-            sharing: int) -> tuple[Timing, Timing, float]:
-    """PyKEEN and vlkge-graph (negative sharing ``sharing``) timed in alternating order over ``--rounds``:
-    both Timings pooled over the rounds, and the mean 1-minute load average seen."""
+            sharing: int, side_per: str) -> tuple[Timing, Timing, float]:
+    """PyKEEN and vlkge-graph (negative sharing ``sharing``, corrupted end drawn per ``side_per``) timed in
+    alternating order over ``--rounds``: both Timings pooled over the rounds, and the mean 1-minute load
+    average seen."""
     theirs, ours = Timing(), Timing()
     loads = [os.getloadavg()[0]]
     for rnd in range(args.rounds):
         order = ("pykeen", "ours") if rnd % 2 == 0 else ("ours", "pykeen")
         for side in order:
             got = (run_pykeen(factories, backbone, args, device) if side == "pykeen"
-                   else run_ours(data, backbone, args, device, sharing))
+                   else run_ours(data, backbone, args, device, sharing, side_per))
             acc = theirs if side == "pykeen" else ours
             acc.seconds += got.seconds
             acc.triples += got.triples
@@ -297,11 +302,13 @@ def main() -> None:
                   f"epoch(s), {args.rounds} round(s) | load average {load_start[0]:.2f} {load_start[1]:.2f} "
                   f"{load_start[2]:.2f}")
 
-    variants = [("independent", 0)] + ([(f"shared, C={args.sharing}", args.sharing)] if args.sharing > 1 else [])
+    variants = [("independent, end per positive", 0, "positive"), ("independent, end per negative", 0, "negative")]
+    if args.sharing > 1:
+        variants.append((f"shared, C={args.sharing}", args.sharing, "negative"))
     rows = []
     for backbone in args.backbones:
-        for name, sharing in variants:
-            theirs, ours, load = compare(data, factories, backbone, args, device, sharing)
+        for name, sharing, side_per in variants:
+            theirs, ours, load = compare(data, factories, backbone, args, device, sharing, side_per)
             rows.append((backbone, name, theirs, ours, load))
             console.print(f"  {backbone} ({name} negatives): PyKEEN {theirs.rate:,.0f} triples/s, vlkge-graph "
                           f"{ours.rate:,.0f} triples/s ({ours.rate / theirs.rate:.2f}x)")

@@ -127,6 +127,30 @@ def test_uniform_sampling_is_uniform_over_entities_and_ends() -> None:
     assert chi2 < 60  # 19 degrees of freedom: p < 1e-5 for a uniform sampler
 
 
+@pytest.mark.parametrize("corruption", ["uniform", "bernoulli"])
+def test_end_per_positive_corrupts_one_end_for_all_negatives(corruption: str) -> None:
+    """``side_per="positive"``: one coin per positive (PyKEEN's scheme), fair over positives, and filtering
+    still never returns a known triple."""
+    known = _dense_known(8, 2, 0.6)
+    index = FilterIndex.from_triples(known, 8, 2)
+    sampler = NegativeSampler(8, 2, 50, train=known, corruption=corruption, side_per="positive", known=index)
+    positives = known[:40]
+    corruptions = sampler.draw(positives, torch.Generator().manual_seed(0))
+    assert corruptions.head.shape == (40, 1) and corruptions.valid.shape == (40, 50)
+    neg, valid = sampler.sample(positives, torch.Generator().manual_seed(0))
+    assert torch.equal(neg, corruptions.triples(positives))
+    assert not is_known(index, neg[valid]).any() and valid.any()
+    heads_kept = (neg[..., 0] == positives[:, None, 0]) | ~valid
+    tails_kept = (neg[..., 2] == positives[:, None, 2]) | ~valid
+    assert torch.equal(tails_kept.all(1) | heads_kept.all(1), torch.ones(40, dtype=torch.bool))
+    assert torch.equal(heads_kept.all(1) & ~tails_kept.all(1), ~corruptions.head[:, 0] & ~tails_kept.all(1))
+    pos = torch.tensor([[0, 0, 0]]).repeat(20_000, 1)
+    share = NegativeSampler(20, 1, 3, side_per="positive").draw(pos, torch.Generator().manual_seed(1)).head
+    assert share.float().mean().item() == pytest.approx(0.5, abs=0.015)
+    with pytest.raises(ValueError, match="side_per"):
+        NegativeSampler(8, 2, 5, side_per="triple")
+
+
 def test_bernoulli_prefers_corrupting_the_one_side() -> None:
     one_to_many = torch.tensor([[0, 0, t] for t in range(1, 10)])
     many_to_one = torch.tensor([[h, 1, 0] for h in range(1, 4)])

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 #: Upper bound on the elements of one broadcast intermediate in the generic candidate scorer.
 BLOCK_ELEMENTS = 1 << 24
@@ -95,3 +96,34 @@ def split_complex(x: Tensor) -> tuple[Tensor, Tensor]:
     """The real and imaginary halves of ``[real | imaginary]`` vectors."""
     re, im = x.chunk(2, dim=-1)
     return re, im
+
+
+class _PairwiseL1(torch.autograd.Function):
+    """``cdist(x, y, p=1)`` through one saved difference tensor: the backward is ``sign(diff) * grad``
+    computed in place on it, about 2x faster than ``cdist``'s backward for a training step's small pairs."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, y: Tensor) -> Tensor:
+        diff = x.unsqueeze(-2) - y.unsqueeze(-3)
+        ctx.save_for_backward(diff)
+        ctx.shapes = (x.shape, y.shape)  # type: ignore[attr-defined]
+        return diff.abs().sum(-1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, Tensor]:
+        (diff,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        x_shape, y_shape = ctx.shapes  # type: ignore[attr-defined]
+        per_pair = diff.sign_().mul_(grad.unsqueeze(-1))
+        return (per_pair.sum(-2).sum_to_size(x_shape), per_pair.neg_().sum(-3).sum_to_size(y_shape))
+
+
+def pairwise_l1(x: Tensor, y: Tensor) -> Tensor:
+    """``[..., m, n]`` L1 distances between rows of ``x [..., m, w]`` and ``y [..., n, w]``, like
+    ``torch.cdist(x, y, p=1)``. Small problems (a training batch against its negatives) go through one
+    materialised difference; large ones (every entity) through ``cdist``, which materialises nothing."""
+    m, n, w = x.shape[-2], y.shape[-2], x.shape[-1]
+    batch = max(x.numel() // max(1, m * w), y.numel() // max(1, n * w))
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad) and batch * m * n * w <= BLOCK_ELEMENTS:
+        return _PairwiseL1.apply(x, y)
+    return torch.cdist(x, y, p=1)

@@ -92,8 +92,9 @@ class KGEModel(nn.Module):
         chunk of positives (``chunk=1``: independent negatives). Each positive's queries are built once
         and compared with its pool (one matrix product or distance per chunk) instead of rescoring
         ``B x k`` whole triples; all entity vectors come from one lookup. ``sides``: the ends ``head``
-        may select (a single side skips the other query). Like :meth:`forward`, this scores triples
-        forward, also in a reciprocal model: the values are exactly those of the rebuilt triples.
+        may select (a single side skips the other query); ``head [B, 1]`` (one end per positive) also
+        compares one query per positive. Like :meth:`forward`, this scores triples forward, also in a
+        reciprocal model: the values are exactly those of the rebuilt triples.
         """
         batch = positives.shape[0]
         h, r, t = positives.unbind(-1)
@@ -104,8 +105,11 @@ class KGEModel(nn.Module):
         pos = self.backbone.compare(tail_query.unsqueeze(-2), tv.unsqueeze(-2)).reshape(batch)
         ends = [d for d in DIRECTIONS if d in sides]
         queries = [tail_query if d == "tail" else self._query(tv, relations, "head") for d in ends]
+        one_end = len(ends) == 1 or head.shape[-1] == 1
+        if len(ends) == 2 and one_end:  # the query of the end each positive corrupts
+            queries = [torch.where(head, queries[0], queries[1])]
         scores = self._compare_chunks(torch.stack(queries, dim=1), pool.reshape(*entities.shape, -1), chunk)
-        neg = torch.where(head, scores[:, 0], scores[:, 1]) if len(ends) == 2 else scores[:, 0]
+        neg = scores[:, 0] if one_end else torch.where(head, scores[:, 0], scores[:, 1])
         return pos, neg
 
     def _compare_chunks(self, queries: Tensor, pools: Tensor, chunk: int) -> Tensor:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vlkge_graph.models.base import Backbone
+from vlkge_graph.models.base import Backbone, pairwise_l1
 
 
 class TransE(Backbone):
@@ -40,7 +40,10 @@ class TransE(Backbone):
 
     def compare(self, queries: Tensor, candidates: Tensor) -> Tensor:
         # ||h + r - t|| = ||(h + r) - t|| = ||h - (t - r)||: one distance per (query, candidate).
-        return self.gamma - torch.cdist(queries, self._norm(candidates), p=self.p)
+        candidates = self._norm(candidates)
+        if self.p == 1:
+            return self.gamma - pairwise_l1(queries, candidates)
+        return self.gamma - torch.cdist(queries, candidates, p=2)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}, gamma={self.gamma}, normalize={self.normalize}"

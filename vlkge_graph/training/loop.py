@@ -111,7 +111,7 @@ class Trainer:
         spec = self.spec
         pools = ({d: data.candidate_pools(d) for d in spec.sides} if spec.candidate_pools else None)
         return NegativeSampler(data.num_entities, data.num_relations, spec.num_negatives, train=data.train,
-                               corruption=spec.corruption, sides=spec.sides,
+                               corruption=spec.corruption, side_per=spec.side_per, sides=spec.sides,
                                known=known if spec.filter_negatives else None, pools=pools,
                                sharing=spec.negative_sharing, device=self.device)
 

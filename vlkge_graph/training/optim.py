@@ -4,7 +4,8 @@ Dense Adagrad sweeps every entity table each step although a batch touches a few
 on an untouched row the dense update is exactly zero (the sum gains ``0 * 0`` and the parameter
 ``-lr * 0 / std``). torch's own sparse Adagrad path builds several sparse intermediates and on CPU is
 no faster than the dense sweep, so here the touched rows get the very same dense arithmetic
-(``sum + g * g``, ``sqrt(sum) + eps``, ``param + (-lr * g) / std``) through ``index_add_``.
+(``sum + g * g``, ``sqrt(sum) + eps``, ``param - lr * g / std``): on CPU in one fused C loop
+(:mod:`vlkge_graph.training.native`), elsewhere (or without a C compiler) through gathers and scatters.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from vlkge_graph.training import native
 
 
 class RowwiseAdagrad(torch.optim.Adagrad):
@@ -48,11 +51,17 @@ class RowwiseAdagrad(torch.optim.Adagrad):
         state = self.state[param]
         state["step"] += 1
         clr = group["lr"] / (1 + (float(state["step"]) - 1) * group["lr_decay"])
+        if native.sparse_adagrad_(param, state["sum"], grad._indices()[0], grad._values().contiguous(), clr,
+                                  group["eps"], group["maximize"]):
+            return
         grad = grad.coalesce()
         rows, values = grad.indices()[0], grad.values()
         if group["maximize"]:
             values = -values
-        # Rows are unique after coalescing, so index_add_ is the dense s + g * g and p + (-clr * g) / std.
-        state["sum"].index_add_(0, rows, values * values)
-        std = state["sum"][rows].sqrt_().add_(group["eps"])
-        param.index_add_(0, rows, values.mul(-clr).div_(std))
+        # Rows are unique after coalescing: gather their sums, add g * g, write them back, then add
+        # (-clr) * g / std to the parameter rows (one pass each: the touched rows are a third of a
+        # WN18RR-sized table per step, so every extra pass over them shows in the step time).
+        total = state["sum"].index_select(0, rows).addcmul_(values, values)
+        state["sum"].index_copy_(0, rows, total)
+        std = total.sqrt_().add_(group["eps"])
+        param.index_add_(0, rows, torch.div(values, std, out=std).mul_(-clr))

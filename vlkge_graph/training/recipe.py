@@ -51,6 +51,11 @@ class TrainingSpec:
     label_smoothing: float = 0.0
     num_negatives: int = 1
     corruption: Literal["uniform", "bernoulli"] = "uniform"
+    #: ``negative``: each negative tosses its own head/tail coin. ``positive``: one coin per positive for
+    #: all its negatives, as PyKEEN's uniform sampler does (it corrupts the heads of half a batch's
+    #: positives and the tails of the other half); then each positive is scored with one query only,
+    #: which roughly halves the scoring work of distance-based backbones.
+    side_per: Literal["negative", "positive"] = "negative"
     #: Which end of a positive may be corrupted (negatives) or queried (1vsall / kvsall).
     sides: list[Direction] = field(default_factory=lambda: ["head", "tail"])
     #: Draw corrupted ends from the relation's pool of training answers (WikiArt protocol).

@@ -63,7 +63,8 @@ class Corruptions(NamedTuple):
 
     Negative ``j`` of positive ``b`` replaces the head (``head[b, j]``) or else the tail of the positive
     with ``entities[b // chunk, j]``: one pool of ``k`` replacements per chunk of ``chunk`` positives
-    (``chunk=1``: every positive has its own). ``valid[b, j]`` is false for a known positive (weight 0).
+    (``chunk=1``: every positive has its own). ``head`` is ``[B, 1]`` when every negative of a positive
+    corrupts the same end. ``valid[b, j]`` is false for a known positive (weight 0).
     """
 
     entities: Tensor
@@ -79,13 +80,15 @@ class Corruptions(NamedTuple):
         """The negatives as ``[B, k, 3]`` id triples."""
         ends = self.ends()
         h, r, t = (x.unsqueeze(1).expand_as(ends) for x in positives.unbind(-1))
-        return torch.stack([torch.where(self.head, ends, h), r, torch.where(self.head, t, ends)], dim=-1)
+        head = self.head.expand_as(ends)
+        return torch.stack([torch.where(head, ends, h), r, torch.where(head, t, ends)], dim=-1)
 
 
 class NegativeSampler:
     """Draws ``num_negatives`` corruptions per positive.
 
-    - ``sides``: which ends may be corrupted; with both, ``corruption`` picks the end per negative.
+    - ``sides``: which ends may be corrupted; with both, ``corruption`` gives the probability of the
+      head, drawn per negative or (``side_per="positive"``) once per positive for all its negatives.
     - ``pools``: per direction, draw the replacement from the relation's candidate pool instead of
       all entities (WikiArt: a relation's training tails); an empty pool falls back to all entities.
     - ``known``: filter index of true triples; a hit is redrawn up to ``max_resample`` times, and what
@@ -100,7 +103,7 @@ class NegativeSampler:
     """
 
     def __init__(self, num_entities: int, num_relations: int, num_negatives: int, *,
-                 train: Tensor | None = None, corruption: str = "uniform",
+                 train: Tensor | None = None, corruption: str = "uniform", side_per: str = "negative",
                  sides: Sequence[str] = ("head", "tail"), known: FilterIndex | None = None,
                  pools: Mapping[str, CandidatePools] | None = None, max_resample: int = 10,
                  sharing: int = 0, device: torch.device | str = "cpu") -> None:
@@ -108,8 +111,11 @@ class NegativeSampler:
             raise ValueError(f"sides must be a non-empty subset of ('head', 'tail'), got {sides}")
         if sharing < 0:
             raise ValueError(f"sharing must be 0 (independent negatives) or a chunk size, got {sharing}")
+        if side_per not in ("negative", "positive"):
+            raise ValueError(f"side_per must be 'negative' or 'positive', got {side_per!r}")
         self.num_entities = num_entities
         self.num_negatives = num_negatives
+        self.side_per = side_per
         self.chunk = max(1, sharing)
         self.device = torch.device(device)
         if set(sides) == {"head", "tail"}:
@@ -153,22 +159,26 @@ class NegativeSampler:
         """Corruptions of ``positives [B, 3]`` in compact form (what the training objective scores)."""
         pos = positives.to(self.device)
         batch, k = pos.shape[0], self.num_negatives
-        head = torch.rand((batch, k), device=self.device, generator=generator) < self.head_prob[pos[:, 1:2]]
+        coins = k if self.side_per == "negative" else 1
+        head = torch.rand((batch, coins), device=self.device, generator=generator) < self.head_prob[pos[:, 1:2]]
         if self.chunk > 1:
             ents, _ = self._uniform((-(-batch // self.chunk), k), generator)
             ends = ents.repeat_interleave(self.chunk, dim=0)[:batch]
-            valid = ~self._hits(pos, ends, head) if self.known is not None else torch.ones_like(head)
+            valid = ~self._hits(pos, ends, head) if self.known is not None else self._all_valid(batch)
             return Corruptions(ents, head, valid, self.chunk)
-        ents = self._draw(pos[:, 1:2].expand(batch, k), head, generator)
+        ents = self._draw(pos[:, 1:2].expand(batch, k), head.expand(batch, k), generator)
         if self.known is None:
-            return Corruptions(ents, head, torch.ones_like(head))
+            return Corruptions(ents, head, self._all_valid(batch))
         return Corruptions(ents, head, ~self._resample(pos, ents, head, generator))
+
+    def _all_valid(self, batch: int) -> Tensor:
+        return torch.ones((batch, self.num_negatives), dtype=torch.bool, device=self.device)
 
     def _resample(self, pos: Tensor, ents: Tensor, head: Tensor, generator: torch.Generator | None) -> Tensor:
         """Redraw known triples in place (up to ``max_resample`` rounds, only the hits, on flat indices);
         returns the mask of those that still hit."""
         hits = self._hits(pos, ents, head)
-        flat_ents, flat_head, flat_hits = ents.view(-1), head.view(-1), hits.view(-1)
+        flat_ents, flat_head, flat_hits = ents.view(-1), head.expand_as(ents).reshape(-1), hits.view(-1)
         for _ in range(self.max_resample):
             todo = flat_hits.nonzero().squeeze(1)
             if todo.numel() == 0:
