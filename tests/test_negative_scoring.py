@@ -73,10 +73,14 @@ def test_reciprocal_models_score_corruptions_forward() -> None:
 
 @pytest.mark.parametrize(("backbone", "options", "vl", "chunk", "per_positive"), [
     ("rotate", {"p": 1}, True, 4, False), ("transe", {"p": 1, "normalize": False}, False, 1, True),
-    ("transe", {"p": 1}, True, 1, False), ("distmult", {}, True, 1, True)])
+    ("transe", {"p": 1}, True, 1, False), ("distmult", {}, True, 1, True), ("complex", {}, False, 3, False),
+    ("rotate", {"p": 2}, False, 1, True), ("distmult", {}, False, 2, False)])
+@pytest.mark.parametrize("unseen_positive", [False, True])
 def test_corruption_gradients_equal_rebuilt_triple_gradients(backbone: str, options: dict[str, Any], vl: bool,
-                                                             chunk: int, per_positive: bool) -> None:
-    """Same loss, same gradient on every parameter (the sparse lookups and unseen entities included)."""
+                                                             chunk: int, per_positive: bool,
+                                                             unseen_positive: bool) -> None:
+    """Same loss, same gradient on every parameter (the sparse lookups and unseen entities included:
+    structure-only models score unseen replacements late unless a positive is unseen too)."""
     grads = []
     for fast in (True, False):
         model = _model(backbone, options, vl=vl)
@@ -85,7 +89,10 @@ def test_corruption_gradients_equal_rebuilt_triple_gradients(backbone: str, opti
             model.entities.load_state_dict(model.entities.state_dict())
         model.entities.set_sparse(fast)
         positives, corruptions = _corruptions(8, 3, chunk, ("head", "tail"), 1, per_positive)
-        positives[0, 0], corruptions.entities[0, 0] = 2, 5  # an unseen head and an unseen negative
+        positives[positives == 2], positives[positives == 5] = 0, 0
+        corruptions.entities[0, 0] = 5  # an unseen replacement
+        if unseen_positive:
+            positives[0, 0] = 2
         if fast:
             pos, neg = model.score_corruptions(positives, corruptions.entities, corruptions.head, chunk)
         else:

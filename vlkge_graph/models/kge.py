@@ -98,7 +98,12 @@ class KGEModel(nn.Module):
         """
         batch = positives.shape[0]
         h, r, t = positives.unbind(-1)
-        vectors = self.entities(torch.cat([h, t, entities.reshape(-1)]))
+        # Structure only, some entities unseen, the positives' all seen (as training triples are): read
+        # raw rows and give unseen replacements the score of a zero vector afterwards. Exactly what
+        # zeroing their rows gives, without a pass over every gathered row and its gradient.
+        late_mask = (self.entities.plain and not self.entities.all_seen
+                     and bool(self.entities.seen[positives[:, [0, 2]]].all()))
+        vectors = self.entities(torch.cat([h, t, entities.reshape(-1)]), zero_unseen=not late_mask)
         hv, tv, pool = vectors.split([batch, batch, entities.numel()])
         relations = self.backbone.relation(r)
         tail_query = self._query(hv, relations, "tail")
@@ -108,9 +113,19 @@ class KGEModel(nn.Module):
         one_end = len(ends) == 1 or head.shape[-1] == 1
         if len(ends) == 2 and one_end:  # the query of the end each positive corrupts
             queries = [torch.where(head, queries[0], queries[1])]
-        scores = self._compare_chunks(torch.stack(queries, dim=1), pool.reshape(*entities.shape, -1), chunk)
+        stacked = torch.stack(queries, dim=1)
+        scores = self._compare_chunks(stacked, pool.reshape(*entities.shape, -1), chunk)
+        if late_mask:
+            scores = self._score_unseen_as_zero(scores, stacked, entities, chunk)
         neg = scores[:, 0] if one_end else torch.where(head, scores[:, 0], scores[:, 1])
         return pos, neg
+
+    def _score_unseen_as_zero(self, scores: Tensor, queries: Tensor, entities: Tensor, chunk: int) -> Tensor:
+        """``scores [B, S, k]`` with unseen replacements scored as the zero vector they stand for: the
+        ``where`` also sends them no gradient, as zeroing their rows would."""
+        unseen = ~self.entities.seen[entities].repeat_interleave(chunk, dim=0)[:scores.shape[0]]
+        zero = self.backbone.compare(queries, queries.new_zeros(queries.shape[0], 1, queries.shape[-1]))
+        return torch.where(unseen.unsqueeze(1), zero, scores)
 
     def _compare_chunks(self, queries: Tensor, pools: Tensor, chunk: int) -> Tensor:
         """``[B, S, k]`` scores of queries ``[B, S, w]`` against the pool ``[G, k, w]`` of their chunk of

@@ -150,28 +150,32 @@ class EntityRepresentation(nn.Module):
             return values.masked_fill_(unseen.unsqueeze(-1), 0)
         return values.index_fill_(0, unseen.nonzero().squeeze(1), 0)
 
-    def real(self, idx: Tensor | slice) -> Tensor:
+    def real(self, idx: Tensor | slice, zero_unseen: bool = True) -> Tensor:
         """The fused real part ``r_e``; structure only with a parameter-free fusion is just the
         (masked) structural vector, so the fusion's arithmetic is skipped."""
         structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
         if self.plain:
-            return self._masked(structure, idx)
+            return self._masked(structure, idx) if zero_unseen else structure
         mods = [self.modality(name, idx) for name in self.modalities]
         return self.fusion(structure, self.seen[idx], mods)
 
-    def forward(self, idx: Tensor | None = None) -> Tensor:
+    def forward(self, idx: Tensor | None = None, *, zero_unseen: bool = True) -> Tensor:
         """Vectors of entity ids ``idx`` (any shape), or of every entity when ``idx`` is None.
 
         Ids are looked up flat (so unseen rows can be zeroed in place) with one ``F.embedding`` per
         table (sparse gradients when enabled), and ``None`` reads whole tables without a gather (the
         all-entity case of 1-vs-all training), which keeps the backward pass a dense add.
+        ``zero_unseen=False`` (structure only): unseen entities keep their raw, meaningless table rows,
+        for a caller that replaces their scores itself (:meth:`KGEModel.score_corruptions`).
         """
+        if not zero_unseen and not self.plain:
+            raise ValueError("only a structure-only representation can leave unseen entities unmasked")
         rows: Tensor | slice = slice(None) if idx is None else idx.reshape(-1)
-        real = self.real(rows)
+        real = self.real(rows, zero_unseen)
         if self.imaginary is not None:
             free = self.imaginary.weight if idx is None else self.imaginary(rows)
             if self.gate is None:
-                imag = self._masked(free, rows)
+                imag = self._masked(free, rows) if zero_unseen else free
             else:
                 imag = torch.where(self.free_imaginary[rows].unsqueeze(-1), free, self.gate(real))
             real = torch.cat([real, imag], dim=-1)
