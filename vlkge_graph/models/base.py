@@ -120,11 +120,10 @@ class _PairwiseL1(torch.autograd.Function):
 
 def pairwise_l1(x: Tensor, y: Tensor) -> Tensor:
     """``[..., m, n]`` L1 distances between rows of ``x [..., m, w]`` and ``y [..., n, w]``, as
-    ``torch.cdist(x, y, p=1)``. Where a gradient is needed and the pairs are few (a training batch
-    against its negatives), the backward materialises one difference tensor and is about 2x faster;
-    large problems (every entity) keep ``cdist``'s backward, which materialises nothing."""
-    m, n, w = x.shape[-2], y.shape[-2], x.shape[-1]
-    batch = max(x.numel() // max(1, m * w), y.numel() // max(1, n * w))
-    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad) and batch * m * n * w <= BLOCK_ELEMENTS:
+    ``torch.cdist(x, y, p=1)``. One query row per batch (``m == 1``: a training batch, each positive
+    against its negatives) takes a backward through one materialised difference tensor, 2.4x faster
+    there; otherwise ``cdist``'s own backward is as fast or faster (measured: even at ``m == 2``, and
+    1.3x faster at ``m == 32``) and materialises nothing."""
+    if x.shape[-2] == 1 and torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
         return _PairwiseL1.apply(x, y)
     return torch.cdist(x, y, p=1)
