@@ -8,10 +8,11 @@ softplus (logistic) loss averaged over all scored triples, Adagrad lr 0.1, fp32,
 
 Every backbone gets three vlkge-graph rows, each against PyKEEN timed in the same run, all with every
 positive getting 32 negatives:
-- independent, end per positive (``side_per: positive``): every positive its own 32 corruptions, all of
-  one end chosen by a coin per positive. This is PyKEEN's own scheme: its ``BasicNegativeSampler``
+- independent, end per positive (``side_per: positive``, the recipe default): every positive its own 32
+  corruptions, all of one end chosen by a coin per positive. This is PyKEEN's own scheme: its ``BasicNegativeSampler``
   corrupts the heads of the first half of a (shuffled) batch's positives and the tails of the rest;
-- independent, end per negative (the recipe default): a head/tail coin per negative;
+- independent, end per negative (``side_per: negative``, the paper's WN9-IMG recipes): a head/tail coin
+  per negative;
 - ``negative_sharing = C`` (``--sharing``, default 16; 0 leaves the row out): each chunk of C positives
   shares one pool of 32 uniform replacement entities, every positive still corrupting head or tail per
   negative with its own coin (PyTorch-BigGraph's scheme, opt-in in a recipe). PyKEEN has no such option.

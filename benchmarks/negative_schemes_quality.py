@@ -5,8 +5,9 @@ script checks their quality with the same seed and schedule: filtered test MRR a
 (negatives mode, logistic loss, Adagrad lr 0.1, batch 512, dim 64, 40 epochs, best validation epoch of
 four).
 
-- end per negative (``side_per: negative``, the default): a head/tail coin per negative;
-- end per positive (``side_per: positive``): one coin per positive, as PyKEEN's uniform sampler does;
+- end per negative (``side_per: negative``, the paper's WN9-IMG recipes): a head/tail coin per negative;
+- end per positive (``side_per: positive``, the default): one coin per positive, as PyKEEN's uniform
+  sampler does;
 - shared (``negative_sharing: 16``): chunks of 16 positives share one pool of replacement entities.
 
     python benchmarks/negative_schemes_quality.py [--backbones transe distmult complex] [--epochs 40]

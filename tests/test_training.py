@@ -102,7 +102,7 @@ def test_filtered_sampling_never_returns_a_known_positive(corruption: str) -> No
     known = _dense_known(8, 2, 0.6)  # most corruptions are true triples
     index = FilterIndex.from_triples(known, 8, 2)
     for resample in (0, 10):
-        sampler = NegativeSampler(8, 2, 50, train=known, corruption=corruption, known=index,
+        sampler = NegativeSampler(8, 2, 50, train=known, corruption=corruption, side_per="negative", known=index,
                                   max_resample=resample)
         neg, valid = sampler.sample(known[:40], torch.Generator().manual_seed(0))
         assert neg.shape == (40, 50, 3) and valid.shape == (40, 50)
@@ -116,7 +116,7 @@ def test_filtered_sampling_never_returns_a_known_positive(corruption: str) -> No
 def test_uniform_sampling_is_uniform_over_entities_and_ends() -> None:
     n, draws = 20, 40_000
     pos = torch.tensor([[0, 0, 0]])
-    neg, valid = NegativeSampler(n, 1, draws).sample(pos, torch.Generator().manual_seed(1))
+    neg, valid = NegativeSampler(n, 1, draws, side_per="negative").sample(pos, torch.Generator().manual_seed(1))
     assert valid.all()
     head_changed = (neg[0, :, 0] != 0).float().mean().item()
     assert abs(head_changed - 0.5 * (n - 1) / n) < 0.015  # half the draws, minus redraws of 0
@@ -174,7 +174,8 @@ def test_candidate_pools_and_tail_only_corruption() -> None:
 def test_shared_negatives_share_replacements_within_chunks(sharing: int) -> None:
     known = _dense_known(8, 2, 0.6)
     index = FilterIndex.from_triples(known, 8, 2)
-    sampler = NegativeSampler(8, 2, 50, train=known, corruption="bernoulli", known=index, sharing=sharing)
+    sampler = NegativeSampler(8, 2, 50, train=known, corruption="bernoulli", side_per="negative", known=index,
+                              sharing=sharing)
     positives = known[:30]
     corruptions = sampler.draw(positives, torch.Generator().manual_seed(0))
     assert corruptions.entities.shape == (-(-30 // sharing), 50) and corruptions.chunk == sharing
@@ -193,7 +194,7 @@ def test_shared_negatives_keep_fair_head_tail_choices() -> None:
     n, draws = 50, 20_000
     positives = torch.tensor([[0, 0, 1], [2, 1, 3]]).repeat(8, 1)
     probs = head_probabilities(torch.tensor([[0, 0, t] for t in range(1, 10)] + [[1, 1, 3]]), n, 2, "bernoulli")
-    sampler = NegativeSampler(n, 2, draws, corruption="bernoulli",
+    sampler = NegativeSampler(n, 2, draws, corruption="bernoulli", side_per="negative",
                               train=torch.tensor([[0, 0, t] for t in range(1, 10)] + [[1, 1, 3]]), sharing=4)
     corruptions = sampler.draw(positives, torch.Generator().manual_seed(3))
     assert torch.equal(sampler.sample(positives, torch.Generator().manual_seed(3))[0],
@@ -342,7 +343,7 @@ def test_early_stopping_restores_best_weights() -> None:
 
 def test_shared_negatives_train_a_toy_graph() -> None:
     spec = TrainingSpec(mode="negatives", loss="logistic", num_negatives=6, batch_size=32, epochs=25,
-                        optimizer="adagrad", lr=0.2, negative_sharing=8)
+                        optimizer="adagrad", lr=0.2, negative_sharing=8, side_per="negative")
     trainer = _trainer(spec, None, backbone="distmult")
     assert trainer.sampler is not None and trainer.sampler.chunk == 8
     state = trainer.fit()

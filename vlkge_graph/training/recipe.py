@@ -51,11 +51,12 @@ class TrainingSpec:
     label_smoothing: float = 0.0
     num_negatives: int = 1
     corruption: Literal["uniform", "bernoulli"] = "uniform"
-    #: ``negative``: each negative tosses its own head/tail coin. ``positive``: one coin per positive for
-    #: all its negatives, as PyKEEN's uniform sampler does (it corrupts the heads of half a batch's
-    #: positives and the tails of the other half); then each positive is scored with one query only,
-    #: which roughly halves the scoring work of distance-based backbones.
-    side_per: Literal["negative", "positive"] = "negative"
+    #: ``positive``: one head/tail coin per positive for all its negatives, as PyKEEN's uniform sampler
+    #: does (it corrupts the heads of half a batch's positives and the tails of the other half); each
+    #: positive is then scored with one query only. ``negative``: a coin per negative (the paper's
+    #: recipes), which needs both queries per positive: slower for distance backbones, same quality in
+    #: our Kinships check (docs/benchmarks.md).
+    side_per: Literal["negative", "positive"] = "positive"
     #: Which end of a positive may be corrupted (negatives) or queried (1vsall / kvsall).
     sides: list[Direction] = field(default_factory=lambda: ["head", "tail"])
     #: Draw corrupted ends from the relation's pool of training answers (WikiArt protocol).
@@ -63,7 +64,7 @@ class TrainingSpec:
     filter_negatives: bool = True
     #: 0 (or 1): every positive draws its own negatives. ``C > 1``: each chunk of ``C`` positives of a batch
     #: shares one pool of ``num_negatives`` uniform replacement entities (PyTorch-BigGraph); every
-    #: positive still gets ``num_negatives`` negatives with its own head/tail choice per negative, and
+    #: positive still gets ``num_negatives`` negatives with its own head/tail choices (``side_per``), and
     #: known positives among them are masked per positive (not redrawn). Several times faster (a chunk
     #: gathers and scores ``num_negatives`` entity vectors instead of ``C x num_negatives``), at the
     #: price of negatives correlated within a chunk. Not with ``candidate_pools``.

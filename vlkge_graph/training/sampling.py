@@ -103,7 +103,7 @@ class NegativeSampler:
     """
 
     def __init__(self, num_entities: int, num_relations: int, num_negatives: int, *,
-                 train: Tensor | None = None, corruption: str = "uniform", side_per: str = "negative",
+                 train: Tensor | None = None, corruption: str = "uniform", side_per: str = "positive",
                  sides: Sequence[str] = ("head", "tail"), known: FilterIndex | None = None,
                  pools: Mapping[str, CandidatePools] | None = None, max_resample: int = 10,
                  sharing: int = 0, device: torch.device | str = "cpu") -> None:
