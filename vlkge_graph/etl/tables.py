@@ -17,6 +17,9 @@ SPLITS = ("train", "valid", "test")
 #: Entity columns with a fixed meaning; any further column is written to Neo4j as a plain property.
 ENTITY_COLUMNS = ("id", "label", "name", "text", "images")
 TRIPLE_COLUMNS = ("head", "relation", "tail", "split")
+#: A table of predicted links (``prediction.predict_links``); publishing adds ``type``, the relationship
+#: type an accepted candidate becomes.
+CANDIDATE_COLUMNS = ("head", "tail", "relation", "score", "probability", "rank", "direction")
 RELATION_COLUMNS = ("relation", "type")
 
 

@@ -25,6 +25,7 @@ from neo4j import ManagedTransaction
 from rich.progress import Progress
 
 from vlkge_graph.errors import DataError
+from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 CANDIDATE_TYPE = "VLKGE_CANDIDATE"
 EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
 BATCH = 10_000
-CANDIDATE_COLUMNS = ("head", "tail", "relation", "type", "score", "probability", "rank", "direction")
+#: The candidate table a publish takes: the predicted links plus their relationship ``type``.
+PUBLISH_COLUMNS = (*CANDIDATE_COLUMNS, "type")
 
 
 @dataclass
@@ -101,7 +103,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
             batch_size: int = BATCH, workers: int = WRITERS, lock_wait_s: float = 0, lock_lease_s: float = 120,
             progress: bool = True) -> PublishSummary:
     """Publish one run. ``entities`` has ``id`` and ``label`` (the node's label for matching on
-    ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has CANDIDATE_COLUMNS."""
+    ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has PUBLISH_COLUMNS."""
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
     with hold_lock(graph, f"publish:{run.scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
@@ -151,7 +153,7 @@ def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray
     if not np.isfinite(embeddings).all():
         bad = entities["id"].iloc[np.flatnonzero(~np.isfinite(embeddings).all(axis=1))[:5]].tolist()
         raise DataError(f"non-finite embeddings for entities {bad}: refusing to publish them")
-    missing = [c for c in CANDIDATE_COLUMNS if c not in candidates.columns]
+    missing = [c for c in PUBLISH_COLUMNS if c not in candidates.columns]
     if missing:
         raise DataError(f"candidate table lacks columns {missing}")
     unknown = set(entities["label"]) - set(run.entity_labels)
