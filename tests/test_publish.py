@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 from vlkge_graph.config import Config
+from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.lock import LockBusyError, hold_lock
-from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
+from vlkge_graph.graph.publish import RelationParams, RunRecord, publish, unpublish
 
 
 def make_graph(graph: Graph, label: str, n: int) -> TableSet:
@@ -96,6 +97,40 @@ def test_second_publisher_fails_clearly_while_lock_is_held(graph: Graph, unique_
                   "duration('PT1S')", n=f"publish:{unique_label}")
     publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4], progress=False)
     assert len(visible(graph, unique_label)) == 5  # an expired lease is taken over
+
+
+def test_a_second_scope_on_the_same_label_is_refused_until_the_first_is_retired(graph: Graph,
+                                                                               unique_label: str) -> None:
+    make_graph(graph, unique_label, 6)
+    first = make_run(unique_label, unique_label, f"{unique_label}-1", 6, 2, seed=4)
+    publish(graph, first[0], entities=first[1], embeddings=first[2], relations=first[3], candidates=first[4],
+            progress=False)
+    before = visible(graph, unique_label)
+    other_scope = f"{unique_label}Other"
+    second = make_run(unique_label, other_scope, f"{other_scope}-1", 6, 3, seed=5)
+    with pytest.raises(ConfigError, match=rf"carry the embeddings of scope '{unique_label}'.*Nothing was written"):
+        publish(graph, second[0], entities=second[1], embeddings=second[2], relations=second[3],
+                candidates=second[4], progress=False)
+    assert visible(graph, unique_label) == before and visible(graph, other_scope) == []
+    assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN count(r) AS n", s=other_scope) == [{"n": 0}]
+    emb = graph.query(f"MATCH (n:`{unique_label}` {{id: 'e0'}}) RETURN n.vlkge_embedding_a AS v")[0]["v"]
+    assert np.allclose(emb, first[2][0], atol=1e-6)  # the first scope's embeddings are intact
+
+    # Retiring the first scope frees the label: its links, slots and marks go, its run history stays.
+    assert unpublish(graph, unique_label) == 12
+    left = graph.query(f"MATCH (n:`{unique_label}`) RETURN count(n.vlkge_embedding_a) + count(n.vlkge_embedding_b) "
+                       "+ count(n.vlkge_run_id) AS props, count(n) AS nodes")
+    assert left == [{"props": 0, "nodes": 6}]
+    assert graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id = $r RETURN count(c) AS n",
+                       r=f"{unique_label}-1") == [{"n": 0}]
+    assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.status AS st, r.active AS a", s=unique_label) == [
+        {"st": "retired", "a": False}]
+    assert graph.query(f"MATCH (:`{unique_label}`)-[r:LIKES]->() RETURN count(r) AS n") == [{"n": 5}]  # users' facts
+    publish(graph, second[0], entities=second[1], embeddings=second[2], relations=second[3],
+            candidates=second[4], progress=False)
+    assert len(visible(graph, other_scope)) == 18
+    with pytest.raises(ConfigError, match="no runs"):
+        unpublish(graph, f"{unique_label}Unknown")
 
 
 CRASH_SCRIPT = textwrap.dedent("""

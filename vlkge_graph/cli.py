@@ -157,6 +157,22 @@ def sync(
 
 
 @app.command()
+def unpublish(
+    scope: Annotated[str, typer.Option(help="The scope (a sync's `sync.graph`) to retire.")],
+    config: ConfigOption = None,
+) -> None:
+    """Retire a scope: remove its candidate links, relation parameters and embeddings from Neo4j; its run
+    nodes stay as history (status retired). Frees its entity labels for another scope."""
+    from vlkge_graph.graph.publish import unpublish as retire
+
+    cfg = load_config(config)
+    with connect(cfg) as graph:
+        removed = retire(graph, scope)
+    console.print(f"scope {scope}: {removed:,} candidate links removed, embeddings cleared; its runs are kept "
+                  "as history (status retired)")
+
+
+@app.command()
 def query(
     name: Annotated[str | None, typer.Argument(help="Query in cypher/queries/ (omit to list them).")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (JSON values parsed).")]

@@ -24,7 +24,7 @@ import pandas as pd
 from neo4j import ManagedTransaction
 from rich.progress import Progress
 
-from vlkge_graph.errors import DataError
+from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
@@ -107,6 +107,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
     with hold_lock(graph, f"publish:{run.scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+        _refuse_shared_labels(graph, run)
         active = _active_run(graph, run.scope)
         if active and active["run_id"] == run.run_id:
             log.info("run %s is already the published generation: nothing to do", run.run_id)
@@ -144,6 +145,29 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                           time.perf_counter() - started, phases)
 
 
+def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s: float = 0,
+              lock_lease_s: float = 120) -> int:
+    """Retire a scope: remove its candidate links, relation parameters, embedding slots (and their
+    vector indexes) and the ``vlkge_run_id`` marks it left on entity nodes; its run nodes stay as history,
+    inactive, with status ``retired``. Users' nodes keep everything else. Returns the candidates removed."""
+    with hold_lock(graph, f"publish:{scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+        runs = graph.query("MATCH (r:VlkgeRun {scope: $scope}) RETURN r.run_id AS run_id, "
+                           "coalesce(r.entity_labels, []) AS labels", scope=scope)
+        if not runs:
+            raise ConfigError(f"scope {scope!r} has no runs in this database: nothing to unpublish")
+        labels = sorted({label for r in runs for label in r["labels"]})
+        run_ids = [r["run_id"] for r in runs]
+        removed = sum(_remove_inactive(graph, lease, scope, keep=None, slot=slot, labels=labels,
+                                       batch_size=batch_size) for slot in EMBEDDING_SLOTS)
+        for label in labels:
+            graph.execute(f"MATCH (n:{quote(label, 'entity label')}) WHERE n.vlkge_run_id IN $runs "
+                          "REMOVE n.vlkge_run_id", runs=run_ids)
+            for slot in EMBEDDING_SLOTS:
+                graph.execute(f"DROP INDEX {quote(_vector_index_name(label, slot))} IF EXISTS")
+        graph.execute("MATCH (r:VlkgeRun {scope: $scope}) SET r.active = false, r.status = 'retired'", scope=scope)
+    return removed
+
+
 def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray, candidates: pd.DataFrame) -> None:
     validate_identifier(run.entity_key, "entity key property")
     for label in run.entity_labels:
@@ -159,6 +183,22 @@ def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray
     unknown = set(entities["label"]) - set(run.entity_labels)
     if unknown:
         raise DataError(f"entities carry labels {sorted(unknown)} not among the run's entity labels")
+
+
+def _refuse_shared_labels(graph: Graph, run: RunRecord) -> None:
+    """Fail before any write when another scope's active run holds embeddings on one of the run's entity
+    labels: the two embedding slots are per label, so this publish would overwrite and later remove them."""
+    rows = graph.query(
+        "MATCH (r:VlkgeRun {active: true}) WHERE r.scope <> $scope "
+        "WITH r, [label IN coalesce(r.entity_labels, []) WHERE label IN $labels] AS shared WHERE size(shared) > 0 "
+        "RETURN r.scope AS scope, r.run_id AS run_id, shared LIMIT 1", scope=run.scope, labels=run.entity_labels)
+    if rows:
+        other = rows[0]
+        raise ConfigError(f"scope {run.scope!r}: entity label(s) {other['shared']} carry the embeddings of scope "
+                          f"{other['scope']!r} (active run {other['run_id']!r}); embedding slots are per label, so "
+                          "two scopes cannot share an entity label. Sync both graphs as one scope, give them "
+                          f"distinct labels, or retire the other one with `vlkge-graph unpublish --scope "
+                          f"{other['scope']}` (docs/graph-model.md). Nothing was written.")
 
 
 def _active_run(graph: Graph, scope: str) -> dict[str, Any] | None:
@@ -264,7 +304,7 @@ def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: 
     existing = {r["name"]: r for r in graph.query(
         "SHOW INDEXES YIELD name, type, options WHERE type = 'VECTOR' RETURN name, options")}
     for label in labels:
-        name = validate_identifier(f"vlkge_{slot}_{label}"[:120], "index name")
+        name = _vector_index_name(label, slot)
         current = existing.get(name)
         if current is not None:
             dims = current["options"]["indexConfig"].get("vector.dimensions")
@@ -275,3 +315,7 @@ def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: 
                       f"ON n.{quote(slot)} OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dim)}, "
                       "`vector.similarity_function`: 'cosine'}}")
 
+
+
+def _vector_index_name(label: str, slot: str) -> str:
+    return validate_identifier(f"vlkge_{slot}_{label}"[:120], "index name")
