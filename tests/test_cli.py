@@ -41,13 +41,11 @@ def test_train_and_evaluate_through_the_cli(tmp_path: Path) -> None:
 
 def test_unpublish_through_the_cli(graph, neo4j_config, unique_label: str, monkeypatch) -> None:
     """`vlkge-graph unpublish --scope S` retires a published scope; an unknown scope is a clear error."""
-    from tests.test_publish import make_graph, make_run
+    from tests.test_publish import make_graph, make_run, publish_made
     from vlkge_graph.errors import ConfigError
-    from vlkge_graph.graph.publish import publish
 
     make_graph(graph, unique_label, 4)
-    run = make_run(unique_label, unique_label, f"{unique_label}-1", 4, 1, seed=9)
-    publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4], progress=False)
+    publish_made(graph, make_run(unique_label, unique_label, f"{unique_label}-1", 4, 1, seed=9))
     monkeypatch.setenv("NEO4J_URI", neo4j_config.neo4j.uri)
     monkeypatch.delenv("VLKGE_CONFIG", raising=False)
     monkeypatch.chdir(Path(__file__).parent)  # no vlkge.yaml here: the connection comes from NEO4J_URI

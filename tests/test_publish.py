@@ -20,7 +20,7 @@ from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.lock import LockBusyError, hold_lock
-from vlkge_graph.graph.publish import RelationParams, RunRecord, publish, unpublish
+from vlkge_graph.graph.publish import PublishSummary, RelationParams, RunRecord, publish, unpublish
 
 
 def make_graph(graph: Graph, label: str, n: int) -> TableSet:
@@ -47,6 +47,13 @@ def make_run(label: str, scope: str, run_id: str, n: int, per_entity: int, seed:
                     metrics={"mrr": 0.5})
     relations = [RelationParams("likes", "LIKES", [1.0, 2.0, 3.0, 4.0])]
     return run, entities, rng.normal(size=(n, 4)).astype(np.float32), relations, cands
+
+
+def publish_made(graph: Graph, made: tuple, **options) -> PublishSummary:
+    """Publish what :func:`make_run` made."""
+    run, entities, embeddings, relations, candidates = made
+    return publish(graph, run, entities=entities, embeddings=embeddings, relations=relations, candidates=candidates,
+                   progress=False, **options)
 
 
 def visible(graph: Graph, scope: str) -> list[tuple]:
@@ -103,14 +110,12 @@ def test_a_second_scope_on_the_same_label_is_refused_until_the_first_is_retired(
                                                                                unique_label: str) -> None:
     make_graph(graph, unique_label, 6)
     first = make_run(unique_label, unique_label, f"{unique_label}-1", 6, 2, seed=4)
-    publish(graph, first[0], entities=first[1], embeddings=first[2], relations=first[3], candidates=first[4],
-            progress=False)
+    publish_made(graph, first)
     before = visible(graph, unique_label)
     other_scope = f"{unique_label}Other"
     second = make_run(unique_label, other_scope, f"{other_scope}-1", 6, 3, seed=5)
     with pytest.raises(ConfigError, match=rf"carry the embeddings of scope '{unique_label}'.*Nothing was written"):
-        publish(graph, second[0], entities=second[1], embeddings=second[2], relations=second[3],
-                candidates=second[4], progress=False)
+        publish_made(graph, second)
     assert visible(graph, unique_label) == before and visible(graph, other_scope) == []
     assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN count(r) AS n", s=other_scope) == [{"n": 0}]
     emb = graph.query(f"MATCH (n:`{unique_label}` {{id: 'e0'}}) RETURN n.vlkge_embedding_a AS v")[0]["v"]
@@ -126,8 +131,7 @@ def test_a_second_scope_on_the_same_label_is_refused_until_the_first_is_retired(
     assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.status AS st, r.active AS a", s=unique_label) == [
         {"st": "retired", "a": False}]
     assert graph.query(f"MATCH (:`{unique_label}`)-[r:LIKES]->() RETURN count(r) AS n") == [{"n": 5}]  # users' facts
-    publish(graph, second[0], entities=second[1], embeddings=second[2], relations=second[3],
-            candidates=second[4], progress=False)
+    publish_made(graph, second)
     assert len(visible(graph, other_scope)) == 18
     with pytest.raises(ConfigError, match="no runs"):
         unpublish(graph, f"{unique_label}Unknown")
