@@ -100,8 +100,9 @@ class KGEModel(nn.Module):
         h, r, t = positives.unbind(-1)
         # Structure only, some entities unseen, the positives' all seen (as training triples are): read
         # raw rows and give unseen replacements the score of a zero vector afterwards. Exactly what
-        # zeroing their rows gives, without a pass over every gathered row and its gradient.
-        late_mask = (self.entities.plain and not self.entities.all_seen
+        # zeroing their rows gives, without a pass over every gathered row and its gradient. Not on a GPU,
+        # where the check would cost a host sync per step and the masked lookup is cheap.
+        late_mask = (self.entities.plain and not self.entities.all_seen and not positives.is_cuda
                      and bool(self.entities.seen[positives[:, [0, 2]]].all()))
         vectors = self.entities(torch.cat([h, t, entities.reshape(-1)]), zero_unseen=not late_mask)
         hv, tv, pool = vectors.split([batch, batch, entities.numel()])
