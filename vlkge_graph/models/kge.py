@@ -98,7 +98,7 @@ class KGEModel(nn.Module):
         """
         batch = positives.shape[0]
         h, r, t = positives.unbind(-1)
-        # Structure only, some entities unseen, the positives' all seen (as training triples are): read
+        # Structure only, some entities unseen, the positives all seen (as training triples are): read
         # raw rows and give unseen replacements the score of a zero vector afterwards. Exactly what
         # zeroing their rows gives, without a pass over every gathered row and its gradient. Not on a GPU,
         # where the check would cost a host sync per step and the masked lookup is cheap.
