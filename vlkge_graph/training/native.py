@@ -46,8 +46,8 @@ def library() -> ctypes.CDLL | None:
         return None
     source = SOURCE.read_bytes()
     key = hashlib.sha256(repr((source, compiler, FLAGS, platform.machine())).encode()).hexdigest()[:16]
-    target = cache_dir("native") / f"sparse_adagrad-{key}.so"
     try:
+        target = cache_dir("native") / f"sparse_adagrad-{key}.so"
         if not target.exists():
             partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
             subprocess.run([compiler, *FLAGS, "-o", str(partial), str(SOURCE), "-lm"], check=True,
