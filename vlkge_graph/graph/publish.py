@@ -114,7 +114,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
             return PublishSummary(run.run_id, 0, 0, 0, active["embedding_property"], 0, 0.0)
         slot = EMBEDDING_SLOTS[1] if active and active["embedding_property"] == EMBEDDING_SLOTS[0] \
             else EMBEDDING_SLOTS[0]
-        _remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slot=slot,
+        _remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slots=[slot],
                          labels=run.entity_labels, batch_size=batch_size)
         graph.execute("MERGE (r:VlkgeRun {run_id: $run_id}) SET r += $props, r.status = 'publishing', "
                       "r.active = false, r.embedding_property = $slot, r.created_at = datetime()",
@@ -138,7 +138,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
         mark = time.perf_counter()
         removed = 0
         if active:
-            removed = _remove_inactive(graph, lease, run.scope, keep=run.run_id, slot=active["embedding_property"],
+            removed = _remove_inactive(graph, lease, run.scope, keep=run.run_id, slots=[active["embedding_property"]],
                                        labels=run.entity_labels, batch_size=batch_size)
         phases["remove_previous"] = time.perf_counter() - mark
     return PublishSummary(run.run_id, len(candidates), len(entities), len(relations), slot, removed,
@@ -157,8 +157,8 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
             raise ConfigError(f"scope {scope!r} has no runs in this database: nothing to unpublish")
         labels = sorted({label for r in runs for label in r["labels"]})
         run_ids = [r["run_id"] for r in runs]
-        removed = sum(_remove_inactive(graph, lease, scope, keep=None, slot=slot, labels=labels,
-                                       batch_size=batch_size) for slot in EMBEDDING_SLOTS)
+        removed = _remove_inactive(graph, lease, scope, keep=None, slots=EMBEDDING_SLOTS, labels=labels,
+                                   batch_size=batch_size)
         for label in labels:
             graph.execute(f"MATCH (n:{quote(label, 'entity label')}) WHERE n.vlkge_run_id IN $runs "
                           "REMOVE n.vlkge_run_id", runs=run_ids)
@@ -215,9 +215,9 @@ def _activate(tx: ManagedTransaction, scope: str, run_id: str) -> None:
            "r.published_at = datetime()", run_id=run_id)
 
 
-def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slot: str, labels: Sequence[str],
-                     batch_size: int) -> int:
-    """Delete candidates and relation nodes of the scope's runs other than ``keep``; clear ``slot``."""
+def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slots: Sequence[str],
+                     labels: Sequence[str], batch_size: int) -> int:
+    """Delete candidates and relation nodes of the scope's runs other than ``keep``; clear ``slots``."""
     stale = [r["run_id"] for r in graph.query(
         "MATCH (r:VlkgeRun {scope: $scope}) WHERE r.run_id <> $keep OR $keep IS NULL RETURN r.run_id AS run_id",
         scope=scope, keep=keep)]
@@ -232,8 +232,7 @@ def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, s
     graph.execute("MATCH (rel:VlkgeRelation) WHERE rel.run_id IN $stale DETACH DELETE rel", stale=stale)
     graph.execute("MATCH (r:VlkgeRun) WHERE r.run_id IN $stale AND r.status = 'publishing' "
                   "SET r.status = 'failed', r.active = false", stale=stale)
-    prop = quote(slot, "embedding property")
-    for label in labels:
+    for prop, label in ((quote(slot, "embedding property"), label) for slot in slots for label in labels):
         while True:
             count = graph.execute(f"MATCH (n:{quote(label, 'entity label')}) WHERE n.{prop} IS NOT NULL "
                                   f"WITH n LIMIT $n REMOVE n.{prop} RETURN count(*) AS n", n=batch_size)[0]["n"]
@@ -314,7 +313,6 @@ def _ensure_vector_indexes(graph: Graph, labels: Sequence[str], slot: str, dim: 
         graph.execute(f"CREATE VECTOR INDEX {quote(name)} IF NOT EXISTS FOR (n:{quote(label, 'entity label')}) "
                       f"ON n.{quote(slot)} OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dim)}, "
                       "`vector.similarity_function`: 'cosine'}}")
-
 
 
 def _vector_index_name(label: str, slot: str) -> str:

@@ -17,8 +17,6 @@ from torch import Tensor
 
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 
-HEAD, TAIL = 0, 2
-
 
 def is_known(index: FilterIndex, triples: Tensor) -> Tensor:
     """Bool mask: is each ``[..., 3]`` triple among the index's known triples? (vectorised)."""
