@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.lock import LockBusyError, hold_lock
 from vlkge_graph.graph.publish import PublishSummary, RelationParams, RunRecord, publish, unpublish
+from vlkge_graph.graph.schema import apply_schema
 
 
 def make_graph(graph: Graph, label: str, n: int) -> TableSet:
@@ -104,6 +107,58 @@ def test_second_publisher_fails_clearly_while_lock_is_held(graph: Graph, unique_
                   "duration('PT1S')", n=f"publish:{unique_label}")
     publish(graph, run[0], entities=run[1], embeddings=run[2], relations=run[3], candidates=run[4], progress=False)
     assert len(visible(graph, unique_label)) == 5  # an expired lease is taken over
+
+
+def test_locks_are_taken_all_or_none_and_by_one_taker_at_a_time(graph: Graph, unique_label: str) -> None:
+    apply_schema(graph)  # as publish does: the lock names' uniqueness
+    a, b, c = (f"{unique_label}:{x}" for x in "abc")
+    with hold_lock(graph, [a, b], lease_s=60, holder="first"):
+        with pytest.raises(LockBusyError, match=f"'{b}'"), hold_lock(graph, [b, c], lease_s=60, holder="second"):
+            pass
+        holders = graph.query("MATCH (l:VlkgeLock) WHERE l.name IN $n RETURN l.name AS name, l.holder AS holder "
+                              "ORDER BY name", n=[a, b, c])
+        assert holders == [{"name": a, "holder": "first"}, {"name": b, "holder": "first"},
+                           {"name": c, "holder": None}]  # the free one was not taken either
+    # Eight takers at once, one lock: exactly one wins (each reads the holder only after write-locking).
+    name, start = f"{unique_label}:race", threading.Barrier(8)
+
+    def take(i: int) -> bool:
+        start.wait()
+        try:
+            with hold_lock(graph, name, lease_s=60, holder=f"taker-{i}"):
+                time.sleep(0.5)
+                return True
+        except LockBusyError:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(take, range(8))) == 1
+
+
+def test_two_scopes_publishing_on_one_label_at_once_never_both_publish(graph: Graph, unique_label: str) -> None:
+    make_graph(graph, unique_label, 300)
+    runs = [make_run(unique_label, f"{unique_label}{x}", f"{unique_label}{x}-1", 300, 5, seed=i)
+            for i, x in enumerate("AB")]
+    start = threading.Barrier(2)
+
+    def attempt(made: tuple) -> str:
+        start.wait()
+        try:
+            publish_made(graph, made, batch_size=100)
+            return "published"
+        except (LockBusyError, ConfigError):
+            return "refused"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(attempt, runs))
+    assert sorted(outcomes) == ["published", "refused"]
+    winner = runs[outcomes.index("published")]
+    active = graph.query("MATCH (r:VlkgeRun {active: true}) WHERE r.scope STARTS WITH $l RETURN r.run_id AS id",
+                         l=unique_label)
+    assert active == [{"id": winner[0].run_id}]
+    emb = graph.query(f"MATCH (n:`{unique_label}`) WHERE n.id = 'e7' RETURN n.vlkge_embedding_a AS a, "
+                      "n.vlkge_embedding_b AS b")[0]
+    assert emb["b"] is None and np.allclose(emb["a"], winner[2][7], atol=1e-6)  # the winner's vectors only
 
 
 def test_a_second_scope_on_the_same_label_is_refused_until_the_first_is_retired(graph: Graph,

@@ -1,6 +1,7 @@
-"""A database-wide lock with a lease, so two publishes never interleave on one database.
+"""Database-wide locks with a lease, so two publishes never interleave on what they share.
 
-The lock is a node holding the holder's id and an expiry time. A holder that died stops renewing,
+A lock is a node holding the holder's id and an expiry time; the project's schema makes its name
+unique (without that, concurrent first takers would each create their own node). A holder that died stops renewing,
 its lease runs out, and the next run takes over; a live holder renews it between batches.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from neo4j import ManagedTransaction
@@ -22,45 +23,65 @@ class LockBusyError(VlkgeError):
 
 
 class Lease:
-    """A held lock; ``renew()`` extends it (called between write batches)."""
+    """Held locks; ``renew()`` extends them (called between write batches)."""
 
-    def __init__(self, graph: Graph, name: str, holder: str, lease_s: float) -> None:
-        self.graph, self.name, self.holder, self.lease_s = graph, name, holder, lease_s
+    def __init__(self, graph: Graph, names: Sequence[str], holder: str, lease_s: float) -> None:
+        self.graph, self.names, self.holder, self.lease_s = graph, list(names), holder, lease_s
 
     def renew(self) -> None:
-        if not self.graph.write(_try_take, self.name, self.holder, self.lease_s):
-            raise LockBusyError(f"lost the lock {self.name!r}: its lease ran out and another process took it")
+        if not self.graph.write(_try_take, self.names, self.holder, self.lease_s):
+            raise LockBusyError(f"lost the lock(s) {self.names}: a lease ran out and another process took it")
+
+    def add(self, names: Sequence[str]) -> None:
+        """Take more locks under this lease (all or none), without waiting."""
+        wanted = [*self.names, *(n for n in names if n not in self.names)]
+        if not self.graph.write(_try_take, wanted, self.holder, self.lease_s):
+            raise _busy(self.graph, wanted, self.holder)
+        self.names = wanted
 
     def release(self) -> None:
-        self.graph.execute("MATCH (l:VlkgeLock {name: $name}) WHERE l.holder = $holder "
-                           "SET l.holder = null, l.expires_at = null", name=self.name, holder=self.holder)
+        self.graph.execute("MATCH (l:VlkgeLock) WHERE l.name IN $names AND l.holder = $holder "
+                           "SET l.holder = null, l.expires_at = null", names=self.names, holder=self.holder)
 
 
-def _try_take(tx: ManagedTransaction, name: str, holder: str, lease_s: float) -> bool:
+def _try_take(tx: ManagedTransaction, names: Sequence[str], holder: str, lease_s: float) -> bool:
+    """Take every lock or none. Writing ``_LOCK_`` first takes each node's write lock before its holder is
+    read, so two takers cannot both see a lock free (read-committed; see Neo4j's "lost updates")."""
     record = tx.run(
-        "MERGE (l:VlkgeLock {name: $name}) WITH l "
-        "WHERE l.holder IS NULL OR l.holder = $holder OR l.expires_at < datetime() "
-        "SET l.holder = $holder, l.expires_at = datetime() + duration({milliseconds: $ms}) "
-        "RETURN l.holder AS holder", name=name, holder=holder, ms=int(lease_s * 1000)).single()
-    return record is not None
+        "UNWIND $names AS name MERGE (l:VlkgeLock {name: name}) SET l._LOCK_ = true "
+        "WITH collect(l) AS locks "
+        "WITH locks, all(l IN locks WHERE l.holder IS NULL OR l.holder = $holder OR l.expires_at < datetime()) "
+        "AS free "
+        "FOREACH (l IN locks | REMOVE l._LOCK_) "
+        "FOREACH (l IN CASE WHEN free THEN locks ELSE [] END | "
+        "  SET l.holder = $holder, l.expires_at = datetime() + duration({milliseconds: $ms})) "
+        "RETURN free", names=sorted(names), holder=holder, ms=int(lease_s * 1000)).single()
+    return record is not None and record["free"]
 
 
 @contextmanager
-def hold_lock(graph: Graph, name: str = "publish", lease_s: float = 120, wait_s: float = 0,
+def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: float = 120, wait_s: float = 0,
               holder: str | None = None) -> Iterator[Lease]:
-    """Take the lock (waiting up to ``wait_s``), yield the lease, release it at the end."""
+    """Take the named lock, or all the named locks at once (waiting up to ``wait_s``), yield the lease,
+    release it at the end."""
+    names = [names] if isinstance(names, str) else list(names)
     holder = holder or f"{uuid.uuid4()}"
     deadline = time.monotonic() + wait_s
-    while not graph.write(_try_take, name, holder, lease_s):
+    while not graph.write(_try_take, names, holder, lease_s):
         if time.monotonic() >= deadline:
-            info = graph.query("MATCH (l:VlkgeLock {name: $name}) RETURN l.holder AS holder, "
-                               "toString(l.expires_at) AS until", name=name)
-            until = info[0]["until"] if info else "?"
-            raise LockBusyError(f"another vlkge-graph run holds the {name!r} lock on this database "
-                                f"(lease until {until}); wait for it, or retry after the lease expires")
+            raise _busy(graph, names, holder)
         time.sleep(1)
-    lease = Lease(graph, name, holder, lease_s)
+    lease = Lease(graph, names, holder, lease_s)
     try:
         yield lease
     finally:
         lease.release()
+
+
+def _busy(graph: Graph, names: Sequence[str], holder: str) -> LockBusyError:
+    busy = graph.query("MATCH (l:VlkgeLock) WHERE l.name IN $names AND l.holder <> $holder "
+                       "AND l.expires_at >= datetime() RETURN l.name AS name, "
+                       "toString(l.expires_at) AS until ORDER BY name", names=list(names), holder=holder)
+    held = ", ".join(f"{b['name']!r} (lease until {b['until']})" for b in busy) or repr(list(names))
+    return LockBusyError(f"another vlkge-graph run holds the lock {held} on this database; wait for it, "
+                         "or retry after the lease expires")

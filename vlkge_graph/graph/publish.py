@@ -1,7 +1,8 @@
 """Publishing a run into Neo4j as a new generation that becomes visible atomically.
 
 Order of work, each step batched and safe to repeat:
-1. take the publish lock; remove what earlier unfinished or superseded runs left behind;
+1. apply the project's schema (idempotent); take the scope's publish lock and its entity labels' locks;
+   remove what earlier unfinished or superseded runs left behind;
 2. write the run node (``status: publishing``), its relation parameters, the entity embeddings into
    the embedding slot the active run does not use, and the candidate relationships;
 3. one small transaction makes the new run the active one;
@@ -29,6 +30,7 @@ from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
+from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.identifiers import quote, validate_identifier
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,14 @@ EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
 BATCH = 10_000
 #: The candidate table a publish takes: the predicted links plus their relationship ``type``.
 PUBLISH_COLUMNS = (*CANDIDATE_COLUMNS, "type")
+#: One batch of candidates (see candidate_batches). Few properties per relationship: each costs write
+#: throughput (docs/benchmarks.md, bench_publish.py); model and time live on the run node.
+WRITE_CANDIDATES = (
+    "UNWIND range(0, size($heads) - 1) AS i "
+    "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] "
+    f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, type: $type, score: $scores[i], "
+    "probability: $probabilities[i], rank: $ranks[i], direction: $direction, run_id: $run_id}]->(t) "
+    "RETURN count(*) AS n")
 
 
 @dataclass
@@ -106,7 +116,9 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
     ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has PUBLISH_COLUMNS."""
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
-    with hold_lock(graph, f"publish:{run.scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+    apply_schema(graph)  # the candidate indexes, and the uniqueness that makes the locks exclusive
+    with hold_lock(graph, _lock_names(run.scope, run.entity_labels), lease_s=lock_lease_s,
+                   wait_s=lock_wait_s) as lease:
         _refuse_shared_labels(graph, run)
         active = _active_run(graph, run.scope)
         if active and active["run_id"] == run.run_id:
@@ -150,13 +162,15 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
     """Retire a scope: remove its candidate links, relation parameters, embedding slots (and their
     vector indexes) and the ``vlkge_run_id`` marks it left on entity nodes; its run nodes stay as history,
     inactive, with status ``retired``. Users' nodes keep everything else. Returns the candidates removed."""
-    with hold_lock(graph, f"publish:{scope}", lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+    apply_schema(graph)
+    with hold_lock(graph, _lock_names(scope, []), lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
         runs = graph.query("MATCH (r:VlkgeRun {scope: $scope}) RETURN r.run_id AS run_id, "
                            "coalesce(r.entity_labels, []) AS labels", scope=scope)
         if not runs:
             raise ConfigError(f"scope {scope!r} has no runs in this database: nothing to unpublish")
         labels = sorted({label for r in runs for label in r["labels"]})
         run_ids = [r["run_id"] for r in runs]
+        lease.add(_lock_names(scope, labels))
         removed = _remove_inactive(graph, lease, scope, keep=None, slots=EMBEDDING_SLOTS, labels=labels,
                                    batch_size=batch_size)
         for label in labels:
@@ -166,6 +180,12 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
                 graph.execute(f"DROP INDEX {quote(_vector_index_name(label, slot))} IF EXISTS")
         graph.execute("MATCH (r:VlkgeRun {scope: $scope}) SET r.active = false, r.status = 'retired'", scope=scope)
     return removed
+
+
+def _lock_names(scope: str, labels: Sequence[str]) -> list[str]:
+    """The scope's publish lock and one per entity label: embedding slots are per label, so publishes of
+    two scopes on one label must not interleave (the second then sees the first's run and is refused)."""
+    return [f"publish:{scope}", *(f"embeddings:{label}" for label in labels)]
 
 
 def _check_inputs(run: RunRecord, entities: pd.DataFrame, embeddings: np.ndarray, candidates: pd.DataFrame) -> None:
@@ -277,18 +297,13 @@ def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
     if frame["head"].isna().any() or frame["tail"].isna().any():
         raise DataError("candidates name entities that are not in the published entity table")
     task = bar.add_task("publishing candidates", total=len(frame))
-    # Few properties per relationship: each one costs write throughput; model and time live on the run node.
-    cypher = ("UNWIND range(0, size($heads) - 1) AS i "
-              "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] "
-              f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, type: $type, score: $scores[i], "
-              "probability: $probabilities[i], rank: $ranks[i], direction: $direction, run_id: $run_id}]->(t) "
-              "RETURN count(*) AS n")
-    for records in graph.execute_each(cypher, _candidate_batches(frame, batch_size, run.run_id), workers):
+    for records in graph.execute_each(WRITE_CANDIDATES, candidate_batches(frame, batch_size, run.run_id), workers):
         lease.renew()
         bar.advance(task, records[0]["n"])
 
 
-def _candidate_batches(frame: pd.DataFrame, batch_size: int, run_id: str) -> Iterator[dict[str, Any]]:
+def candidate_batches(frame: pd.DataFrame, batch_size: int, run_id: str) -> Iterator[dict[str, Any]]:
+    """Parameters of WRITE_CANDIDATES; ``frame`` is the candidate table with elementIds as head and tail."""
     for (relation, rel_type, direction), group in frame.groupby(["relation", "type", "direction"], sort=False):
         columns = {"heads": group["head"].tolist(), "tails": group["tail"].tolist(),
                    "scores": group["score"].astype(float).tolist(),

@@ -1,0 +1,141 @@
+"""Publish's candidate writes next to Neo4j's own ceiling for transactional relationship writes.
+
+Every row starts a fresh local server (heap 2 GB, page cache 1 GB, the project's schema applied), loads
+WN18RR and writes the same candidate relationships (the top-10 of a random DistMult model, as in
+bench_graph.py) in --rounds rounds of --candidates each, with publish's batches and writers. Only what a
+relationship carries differs:
+1. publish (``WRITE_CANDIDATES``): seven properties, maintained by the two candidate indexes;
+2. the same without the candidate indexes;
+3. the leanest the graph model allows (relation, score and a run number, the (relation, score) index);
+4. one property (score), no candidate index;
+5. bare relationships, no property, no candidate index: the floor cost of a relationship here.
+Server CPU is the Neo4j process's CPU time over the round (Linux /proc), in cores.
+Usage: python benchmarks/bench_publish.py [--candidates 300000] [--rounds 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
+from vlkge_graph.errors import SourceMissingError
+from vlkge_graph.etl.readers import read_dataset
+from vlkge_graph.etl.tables import TableSet
+from vlkge_graph.graph.connection import WRITERS, Graph, connect
+from vlkge_graph.graph.load import load_tables, node_element_ids
+from vlkge_graph.graph.publish import BATCH, CANDIDATE_TYPE, WRITE_CANDIDATES, candidate_batches
+from vlkge_graph.graph.schema import apply_schema
+from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.models import build_model
+from vlkge_graph.prediction import predict_links
+from vlkge_graph.training.data import TrainingData
+
+LABEL = "Bench"
+MATCH_ENDS = ("UNWIND range(0, size($heads) - 1) AS i "
+              "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] ")
+#: (row, Cypher, candidate indexes kept); publish's own statement first.
+VARIANTS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("publish: 7 properties, 2 candidate indexes", WRITE_CANDIDATES,
+     ("vlkge_candidate_relation_score", "vlkge_candidate_run")),
+    ("publish's 7 properties, no candidate index", WRITE_CANDIDATES, ()),
+    ("relation, score, run number; (relation, score) index",
+     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, score: $scores[i], run: $round}}]->(t) "
+     "RETURN count(*) AS n", ("vlkge_candidate_relation_score",)),
+    ("score only, no candidate index",
+     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{score: $scores[i]}}]->(t) RETURN count(*) AS n", ()),
+    ("bare relationship, no candidate index",
+     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE}]->(t) RETURN count(*) AS n", ()),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidates", type=int, default=300_000, help="relationships written per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=WRITERS, help="concurrent write transactions")
+    args = parser.parse_args()
+    console = Console(width=160)
+    try:
+        tables = read_dataset("wn18rr")
+    except SourceMissingError as exc:
+        console.print(f"skipped: {exc}")
+        return
+    candidates = _candidates(tables, args.candidates)
+    table = Table(title=f"{args.candidates:,} candidate relationships per round, {args.workers} writers, "
+                        f"batches of {BATCH:,} (relationships/s, server CPU in cores)")
+    table.add_column("what each relationship carries")
+    for r in range(args.rounds):
+        table.add_column(f"round {r + 1}", justify="right")
+    for name, cypher, indexes in VARIANTS:
+        console.print(f"[dim]{name}...[/dim]")
+        table.add_row(name, *_rounds(tables, candidates, cypher, indexes, args.rounds, args.workers))
+    console.print(table)
+    console.print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def _candidates(tables: TableSet, n: int) -> pd.DataFrame:
+    """The first ``n`` top-10 candidates of a random DistMult (d=128) over WN18RR's first relations."""
+    data = TrainingData.from_tables(tables)
+    torch.manual_seed(0)
+    model = build_model("distmult", data.num_entities, data.num_relations, 128)
+    relations = list(data.relation_ids)
+    picked: list[pd.DataFrame] = []
+    while sum(map(len, picked)) < n and relations:
+        picked.append(predict_links(model, data, [LABEL] * data.num_entities, relations=[relations.pop(0)],
+                                    directions=["head", "tail"], k=10, device="cpu"))
+    return pd.concat(picked, ignore_index=True).head(n).assign(type=lambda f: f["relation"])
+
+
+def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...], rounds: int,
+            workers: int) -> list[str]:
+    with tempfile.TemporaryDirectory() as home:
+        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g"), home=home)
+        state = server.start()
+        try:
+            with connect(Config(neo4j=Neo4jConfig(uri=state.uri)), start_local=False) as graph:
+                apply_schema(graph)
+                for name in ("vlkge_candidate_relation_score", "vlkge_candidate_run"):
+                    if name not in indexes:
+                        graph.execute(f"DROP INDEX {name} IF EXISTS")
+                load_tables(graph, tables, LABEL, progress=False)
+                ids = node_element_ids(graph, LABEL, "id")
+                frame = candidates.assign(head=candidates["head"].map(ids), tail=candidates["tail"].map(ids))
+                return [_round(graph, cypher, frame, r, workers, state.pid) for r in range(rounds)]
+        finally:
+            server.stop()
+
+
+def _round(graph: Graph, cypher: str, frame: pd.DataFrame, round_no: int, workers: int, pid: int) -> str:
+    def batches() -> Iterator[dict[str, Any]]:
+        for batch in candidate_batches(frame, BATCH, f"{LABEL}-20261201T224300-{round_no}"):
+            yield {**batch, "round": round_no}
+
+    cpu_before, start = _cpu_seconds(pid), time.perf_counter()
+    written = sum(records[0]["n"] for records in graph.execute_each(cypher, batches(), workers))
+    seconds = time.perf_counter() - start
+    cores = (_cpu_seconds(pid) - cpu_before) / seconds
+    return f"{written / seconds:,.0f}/s ({cores:.2f})"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux); NaN elsewhere."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return float("nan")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    main()
