@@ -8,7 +8,9 @@ relationship carries differs:
 2. the same without the candidate indexes;
 3. the leanest the graph model allows (relation, score and a run number, the (relation, score) index);
 4. one property (score), no candidate index;
-5. bare relationships, no property, no candidate index: the floor cost of a relationship here.
+5. bare relationships, no property, no candidate index: the floor cost of a relationship here;
+6. and 7. rows 1 and 3 on a server whose nodes never become dense (``db.relationship_grouping_threshold``):
+   hub nodes, which the top-k of every query share, then keep one relationship chain.
 Server CPU is the Neo4j process's CPU time over the round (Linux /proc), in cores.
 Usage: python benchmarks/bench_publish.py [--candidates 300000] [--rounds 3] [--workers 2]
 """
@@ -44,18 +46,22 @@ from vlkge_graph.training.data import TrainingData
 LABEL = "Bench"
 MATCH_ENDS = ("UNWIND range(0, size($heads) - 1) AS i "
               "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] ")
-#: (row, Cypher, candidate indexes kept); publish's own statement first.
-VARIANTS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("publish: 7 properties, 2 candidate indexes", WRITE_CANDIDATES,
-     ("vlkge_candidate_relation_score", "vlkge_candidate_run")),
-    ("publish's 7 properties, no candidate index", WRITE_CANDIDATES, ()),
-    ("relation, score, run number; (relation, score) index",
-     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, score: $scores[i], run: $round}}]->(t) "
-     "RETURN count(*) AS n", ("vlkge_candidate_relation_score",)),
+LEAN = (MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, score: $scores[i], run: $round}}]->(t) "
+        "RETURN count(*) AS n")
+BOTH_INDEXES = ("vlkge_candidate_relation_score", "vlkge_candidate_run")
+#: Dense-node grouping off: no relationship groups and degree counts for nodes with many relationships.
+UNGROUPED = {"db.relationship_grouping_threshold": 1_000_000}
+#: (row, Cypher, candidate indexes kept, extra server settings); publish's own statement first.
+VARIANTS: list[tuple[str, str, tuple[str, ...], dict[str, str | int | float | bool]]] = [
+    ("publish: 7 properties, 2 candidate indexes", WRITE_CANDIDATES, BOTH_INDEXES, {}),
+    ("publish's 7 properties, no candidate index", WRITE_CANDIDATES, (), {}),
+    ("relation, score, run number; (relation, score) index", LEAN, BOTH_INDEXES[:1], {}),
     ("score only, no candidate index",
-     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{score: $scores[i]}}]->(t) RETURN count(*) AS n", ()),
+     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE} {{score: $scores[i]}}]->(t) RETURN count(*) AS n", (), {}),
     ("bare relationship, no candidate index",
-     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE}]->(t) RETURN count(*) AS n", ()),
+     MATCH_ENDS + f"CREATE (h)-[:{CANDIDATE_TYPE}]->(t) RETURN count(*) AS n", (), {}),
+    ("publish, dense-node grouping off", WRITE_CANDIDATES, BOTH_INDEXES, UNGROUPED),
+    ("relation, score, run number; index; grouping off", LEAN, BOTH_INDEXES[:1], UNGROUPED),
 ]
 
 
@@ -77,9 +83,9 @@ def main() -> None:
     table.add_column("what each relationship carries")
     for r in range(args.rounds):
         table.add_column(f"round {r + 1}", justify="right")
-    for name, cypher, indexes in VARIANTS:
+    for name, cypher, indexes, settings in VARIANTS:
         console.print(f"[dim]{name}...[/dim]")
-        table.add_row(name, *_rounds(tables, candidates, cypher, indexes, args.rounds, args.workers))
+        table.add_row(name, *_rounds(tables, candidates, cypher, indexes, settings, args.rounds, args.workers))
     console.print(table)
     console.print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
@@ -97,15 +103,16 @@ def _candidates(tables: TableSet, n: int) -> pd.DataFrame:
     return pd.concat(picked, ignore_index=True).head(n).assign(type=lambda f: f["relation"])
 
 
-def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...], rounds: int,
-            workers: int) -> list[str]:
+def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...],
+            settings: dict[str, str | int | float | bool], rounds: int, workers: int) -> list[str]:
     with tempfile.TemporaryDirectory() as home:
-        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g"), home=home)
+        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g", settings=settings),
+                             home=home)
         state = server.start()
         try:
             with connect(Config(neo4j=Neo4jConfig(uri=state.uri)), start_local=False) as graph:
                 apply_schema(graph)
-                for name in ("vlkge_candidate_relation_score", "vlkge_candidate_run"):
+                for name in BOTH_INDEXES:
                     if name not in indexes:
                         graph.execute(f"DROP INDEX {name} IF EXISTS")
                 load_tables(graph, tables, LABEL, progress=False)

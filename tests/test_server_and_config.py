@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vlkge_graph.config import LocalServerConfig, load_config
+from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig, load_config
 from vlkge_graph.errors import ConfigError
-from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.connection import Graph, connect
 from vlkge_graph.graph.schema import apply_schema, schema_statements
 from vlkge_graph.graph.server import LocalServer, free_port
 
@@ -33,6 +33,7 @@ def test_config_env_overrides_and_secret_never_printed(tmp_path: Path, monkeypat
     ("neo4j: [1, 2]\n", r"neo4j: expected a mapping"),
     ("namespace: 'Bad Label'\n", r"unsafe namespace label"),
     ("neo4j:\n  uri: [unclosed\n", r"not valid YAML"),
+    ("local_server:\n  settings:\n    db.x: [1]\n", r"local_server.settings.db.x: \[1\] matches no allowed type"),
 ])
 def test_config_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -61,7 +62,8 @@ def test_free_port_skips_a_taken_port() -> None:
 
 def test_server_start_status_stop_round_trip(tmp_path: Path) -> None:
     """A second real server in its own home: start, reuse while running, stop exactly it."""
-    server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="512m", pagecache="128m"),
+    server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="512m", pagecache="128m",
+                                           settings={"db.relationship_grouping_threshold": 1000}),
                          home=tmp_path / "home")
     state = server.start()
     try:
@@ -69,6 +71,9 @@ def test_server_start_status_stop_round_trip(tmp_path: Path) -> None:
         assert server.state() is not None
         conf = (tmp_path / "home" / "conf" / "neo4j.conf").read_text()
         assert f"127.0.0.1:{state.bolt_port}" in conf and "dbms.security.procedures.allowlist=vlkge.*" in conf
+        with connect(Config(neo4j=Neo4jConfig(uri=state.uri)), start_local=False) as graph:  # extra settings apply
+            assert graph.query("SHOW SETTINGS YIELD name, value WHERE name = 'db.relationship_grouping_threshold' "
+                               "RETURN value") == [{"value": "1000"}]
     finally:
         assert server.stop() is True
     assert server.state() is None and server.stop() is False

@@ -58,6 +58,8 @@ class LocalServerConfig:
     heap: str = "1g"
     pagecache: str = "512m"
     plugins: list[str] = field(default_factory=list)  # extra plugin jars copied into plugins/
+    #: extra neo4j.conf settings, overriding the project's (a misspelt one stops the server from starting)
+    settings: dict[str, str | int | float | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

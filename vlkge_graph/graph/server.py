@@ -109,6 +109,8 @@ def server_settings(config: LocalServerConfig, home: Path, bolt: int, http: int)
         "server.memory.heap.max_size": config.heap,
         "server.memory.pagecache.size": config.pagecache,
         "db.tx_log.rotation.retention_policy": "1 files",
+        **{key: str(value).lower() if isinstance(value, bool) else str(value)
+           for key, value in config.settings.items()},
     }
 
 
