@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -40,9 +41,11 @@ def test_train_and_evaluate_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_unpublish_through_the_cli(graph, neo4j_config, unique_label: str, monkeypatch) -> None:
-    """`vlkge-graph unpublish --scope S` retires a published scope; an unknown scope is a clear error."""
+    """`vlkge-graph unpublish --scope S` retires a published scope, waiting for a lock with --lock-wait; an
+    unknown scope is a clear error."""
     from tests.test_publish import make_graph, make_run, publish_made
     from vlkge_graph.errors import ConfigError
+    from vlkge_graph.graph.lock import LockBusyError, hold_lock
 
     make_graph(graph, unique_label, 4)
     publish_made(graph, make_run(unique_label, unique_label, f"{unique_label}-1", 4, 1, seed=9))
@@ -50,7 +53,12 @@ def test_unpublish_through_the_cli(graph, neo4j_config, unique_label: str, monke
     monkeypatch.delenv("VLKGE_CONFIG", raising=False)
     monkeypatch.chdir(Path(__file__).parent)  # no vlkge.yaml here: the connection comes from NEO4J_URI
     runner = CliRunner()
-    done = runner.invoke(app, ["unpublish", "--scope", unique_label])
+    with hold_lock(graph, f"publish:{unique_label}", lease_s=5, holder="a-process-that-died"):
+        busy = runner.invoke(app, ["unpublish", "--scope", unique_label])
+        assert busy.exit_code == 1 and isinstance(busy.exception, LockBusyError)
+        start = time.monotonic()
+        done = runner.invoke(app, ["unpublish", "--scope", unique_label, "--lock-wait", "60"])
+        assert time.monotonic() - start > 1  # it waited for the lease to run out
     assert done.exit_code == 0, done.output
     assert "4 candidate links removed" in done.output
     assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.status AS st", s=unique_label) == [{"st": "retired"}]

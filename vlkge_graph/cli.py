@@ -33,6 +33,9 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", envvar="VLKGE_CONFIG",
     help="Configuration file (default: ./vlkge.yaml when present). NEO4J_URI, NEO4J_USER, "
          "NEO4J_PASSWORD and NEO4J_DATABASE override its connection settings.")]
+LockWaitOption = Annotated[float | None, typer.Option(
+    "--lock-wait", metavar="SECONDS", min=0,
+    help="Wait up to this long when another publish holds a lock this one needs (default: sync.lock_wait_s, 0).")]
 
 
 @app.callback()
@@ -146,11 +149,16 @@ def sync(
     run_dir: Annotated[Path | None, typer.Option(help="Run directory to resume (default: the scope's latest).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Everything but publishing to Neo4j.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: a GPU when present).")] = None,
+    lock_wait: LockWaitOption = None,
 ) -> None:
     """Export the graph, encode images and texts, train, evaluate, predict links and publish them to Neo4j."""
+    from dataclasses import replace
+
     from vlkge_graph.jobs.sync import sync as run_sync
 
     cfg = load_config(config)
+    if lock_wait is not None:
+        cfg = replace(cfg, sync=replace(cfg.sync, lock_wait_s=lock_wait))
     with connect(cfg) as graph:
         state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
     print_stage_summary(state.stages)
@@ -160,6 +168,7 @@ def sync(
 def unpublish(
     scope: Annotated[str, typer.Option(help="The scope (a sync's `sync.graph`) to retire.")],
     config: ConfigOption = None,
+    lock_wait: LockWaitOption = None,
 ) -> None:
     """Retire a scope: remove its candidate links, relation parameters and embeddings from Neo4j; its run
     nodes stay as history (status retired). Frees its entity labels for another scope."""
@@ -167,7 +176,7 @@ def unpublish(
 
     cfg = load_config(config)
     with connect(cfg) as graph:
-        removed = retire(graph, scope)
+        removed = retire(graph, scope, lock_wait_s=cfg.sync.lock_wait_s if lock_wait is None else lock_wait)
     console.print(f"scope {scope}: {removed:,} candidate links removed, embeddings cleared; its runs are kept "
                   "as history (status retired)")
 

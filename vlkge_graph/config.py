@@ -83,6 +83,7 @@ class SyncConfig:
     predict: PredictConfig = field(default_factory=PredictConfig)
     runs_dir: str = "runs"
     device: str | None = None
+    lock_wait_s: float = 0  # how long publish waits for another publish's lock (0: fail at once)
 
     @property
     def scope_name(self) -> str:

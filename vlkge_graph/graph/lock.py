@@ -7,6 +7,7 @@ its lease runs out, and the next run takes over; a live holder renews it between
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,8 @@ from neo4j import ManagedTransaction
 
 from vlkge_graph.errors import VlkgeError
 from vlkge_graph.graph.connection import Graph
+
+log = logging.getLogger(__name__)
 
 
 class LockBusyError(VlkgeError):
@@ -67,9 +70,13 @@ def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: flo
     names = [names] if isinstance(names, str) else list(names)
     holder = holder or f"{uuid.uuid4()}"
     deadline = time.monotonic() + wait_s
+    waiting = False
     while not graph.write(_try_take, names, holder, lease_s):
         if time.monotonic() >= deadline:
             raise _busy(graph, names, holder)
+        if not waiting:
+            log.info("waiting up to %.0f s for another vlkge-graph run to release %s", wait_s, names)
+            waiting = True
         time.sleep(1)
     lease = Lease(graph, names, holder, lease_s)
     try:

@@ -187,7 +187,7 @@ def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
         timings={s: v.get("seconds", 0.0) for s, v in state.stages.items()})
     candidates = pd.read_parquet(run_dir / "candidates.parquet")
     summary = publish(graph, run, entities=entities, embeddings=embeddings, relations=relations,
-                      candidates=candidates)
+                      candidates=candidates, lock_wait_s=config.sync.lock_wait_s)
     console.print(f"published {summary.candidates} candidates and {summary.embeddings} embeddings "
                   f"({summary.embedding_property}) in {summary.seconds:.1f} s")
     return {"candidates": summary.candidates, "embeddings": summary.embeddings,
