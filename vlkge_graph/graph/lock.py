@@ -1,8 +1,8 @@
 """Database-wide locks with a lease, so two publishes never interleave on what they share.
 
-A lock is a node holding the holder's id and an expiry time; the project's schema makes its name
-unique (without that, concurrent first takers would each create their own node). A holder that died stops renewing,
-its lease runs out, and the next run takes over; a live holder renews it between batches.
+A lock is a node holding the holder's id and an expiry time; the project's schema makes its name unique
+(without that, concurrent first takers would each create their own node). A holder that died stops
+renewing, its lease runs out, and the next run takes over; a live holder renews it between batches.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ class Lease:
         if not self.graph.write(_try_take, self.names, self.holder, self.lease_s):
             raise LockBusyError(f"lost the lock(s) {self.names}: a lease ran out and another process took it")
 
-    def add(self, names: Sequence[str]) -> None:
-        """Take more locks under this lease (all or none), without waiting."""
+    def add(self, names: Sequence[str], wait_s: float = 0) -> None:
+        """Take more locks under this lease (all or none, waiting up to ``wait_s``)."""
         wanted = [*self.names, *(n for n in names if n not in self.names)]
-        if not self.graph.write(_try_take, wanted, self.holder, self.lease_s):
-            raise _busy(self.graph, wanted, self.holder)
+        _take(self.graph, wanted, self.holder, self.lease_s, wait_s)
         self.names = wanted
 
     def release(self) -> None:
@@ -69,6 +68,15 @@ def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: flo
     release it at the end."""
     names = [names] if isinstance(names, str) else list(names)
     holder = holder or f"{uuid.uuid4()}"
+    _take(graph, names, holder, lease_s, wait_s)
+    lease = Lease(graph, names, holder, lease_s)
+    try:
+        yield lease
+    finally:
+        lease.release()
+
+
+def _take(graph: Graph, names: Sequence[str], holder: str, lease_s: float, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     waiting = False
     while not graph.write(_try_take, names, holder, lease_s):
@@ -78,11 +86,6 @@ def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: flo
             log.info("waiting up to %.0f s for another vlkge-graph run to release %s", wait_s, names)
             waiting = True
         time.sleep(1)
-    lease = Lease(graph, names, holder, lease_s)
-    try:
-        yield lease
-    finally:
-        lease.release()
 
 
 def _busy(graph: Graph, names: Sequence[str], holder: str) -> LockBusyError:

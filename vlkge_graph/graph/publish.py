@@ -170,7 +170,7 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
             raise ConfigError(f"scope {scope!r} has no runs in this database: nothing to unpublish")
         labels = sorted({label for r in runs for label in r["labels"]})
         run_ids = [r["run_id"] for r in runs]
-        lease.add(_lock_names(scope, labels))
+        lease.add(_lock_names(scope, labels), wait_s=lock_wait_s)
         removed = _remove_inactive(graph, lease, scope, keep=None, slots=EMBEDDING_SLOTS, labels=labels,
                                    batch_size=batch_size)
         for label in labels:
