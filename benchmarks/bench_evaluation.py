@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from vlkge_graph.evaluation import FilterIndex, evaluate
+from vlkge_graph.evaluation import FilterIndex, rank_queries
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "wn18rr"
 
@@ -48,7 +48,7 @@ def distmult_scorer(entities: torch.Tensor, relations: torch.Tensor):
 def run_ours(splits, num_entities, num_relations, ent, rel, device) -> tuple[float, float]:
     start = time.perf_counter()
     index = FilterIndex.from_triples(list(splits.values()), num_entities, num_relations)
-    result = evaluate(distmult_scorer(ent, rel), splits["test"], index, device=device)
+    result = rank_queries(distmult_scorer(ent, rel), splits["test"], index, device=device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, result.summary()["mrr"]

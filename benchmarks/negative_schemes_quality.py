@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.training.commands import train
+from vlkge_graph.training.api import train
 from vlkge_graph.training.recipe import parse_recipe
 
 #: TransE as in bench_training.py (L1, unnormalised): with normalised vectors and margin 12 the logistic

@@ -26,7 +26,7 @@ from vlkge_graph.errors import SourceMissingError
 from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.snapshot import write_snapshot
-from vlkge_graph.training.commands import train
+from vlkge_graph.training.api import train
 from vlkge_graph.training.recipe import parse_recipe
 
 

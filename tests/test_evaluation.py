@@ -13,8 +13,8 @@ from vlkge_graph.evaluation import (
     CandidatePools,
     FilterIndex,
     RankingResult,
-    evaluate,
     modality_bucket_ids,
+    rank_queries,
     zero_shot_evaluate,
 )
 
@@ -76,7 +76,7 @@ def pykeen_ranks(table, test, known, filtered=True):
 def test_ranks_and_metrics_equal_pykeen(kg, filtered):
     known, test, table = kg
     index = FilterIndex.from_triples(known, NUM_ENTITIES, NUM_RELATIONS)
-    ours = evaluate(table_scorer(table), test, index, NUM_ENTITIES, block_size=17,
+    ours = rank_queries(table_scorer(table), test, index, NUM_ENTITIES, block_size=17,
                     filter_mode="strict" if filtered else "none")
     theirs, results = pykeen_ranks(table, test, known, filtered)
     for side in ("head", "tail", "both"):
@@ -108,9 +108,9 @@ def test_filter_keeps_true_answer_and_never_worsens_rank(kg):
         hits[rows[ents == test[rows, col]]] = True
         assert hits.all()
     # ... yet filtering never removes it: it still counts as a candidate and ranks are never worse
-    raw = evaluate(table_scorer(table), test, None, NUM_ENTITIES, filter_mode="none")
+    raw = rank_queries(table_scorer(table), test, None, NUM_ENTITIES, filter_mode="none")
     for mode in ("strict", "mixed"):
-        filt = evaluate(table_scorer(table), test, index, filter_mode=mode)
+        filt = rank_queries(table_scorer(table), test, index, filter_mode=mode)
         assert (filt.optimistic <= raw.optimistic).all() and (filt.pessimistic <= raw.pessimistic).all()
         assert (filt.pessimistic >= filt.optimistic).all() and (filt.optimistic >= 1).all()
         assert (filt.num_candidates >= 1).all()
@@ -118,7 +118,7 @@ def test_filter_keeps_true_answer_and_never_worsens_rank(kg):
     everything = torch.stack(torch.meshgrid(torch.arange(5), torch.tensor([0]), torch.arange(5),
                                             indexing="ij"), dim=-1).reshape(-1, 3)
     small = FilterIndex.from_triples(everything, 5, 1)
-    res = evaluate(lambda q, d: torch.zeros(len(q), 5), everything[:3], small)
+    res = rank_queries(lambda q, d: torch.zeros(len(q), 5), everything[:3], small)
     assert res.optimistic.tolist() == [1] * 6 and res.pessimistic.tolist() == [1] * 6
     assert res.num_candidates.tolist() == [1] * 6
 
@@ -156,7 +156,7 @@ def test_filters_match_dict_reference(kg, mode, with_pools):
     train = known[: len(known) // 2]
     pools = CandidatePools.from_triples(train, NUM_RELATIONS) if with_pools else None
     pool_sets = {r: set(train[train[:, 1] == r, 2].tolist()) for r in range(NUM_RELATIONS)}
-    res = evaluate(table_scorer(table), test, index, filter_mode=mode, candidates=pools, block_size=13)
+    res = rank_queries(table_scorer(table), test, index, filter_mode=mode, candidates=pools, block_size=13)
     opt, pess = dict_reference(table, test, known, mode, pool_sets if with_pools else None)
     assert res.optimistic.tolist() == opt and res.pessimistic.tolist() == pess
 
@@ -166,7 +166,7 @@ def test_blocked_equals_unblocked(kg):
     index = FilterIndex.from_triples([known[:300], known[300:]], NUM_ENTITIES, NUM_RELATIONS)
     pools = CandidatePools.from_triples(known, NUM_RELATIONS)
     runs = [
-        evaluate(table_scorer(table), test, index, filter_mode=mode, block_size=block, candidates=pools)
+        rank_queries(table_scorer(table), test, index, filter_mode=mode, block_size=block, candidates=pools)
         for mode in ("strict", "mixed") for block in (1, 7, len(test))
     ]
     for run in runs[1:3]:
@@ -181,9 +181,9 @@ def test_float64_counting_path_agrees(kg, monkeypatch):
     known, test, table = kg
     index = FilterIndex.from_triples(known, NUM_ENTITIES, NUM_RELATIONS)
     pools = CandidatePools.from_triples(known[:200], NUM_RELATIONS)
-    expected = evaluate(table_scorer(table), test, index, candidates=pools)
+    expected = rank_queries(table_scorer(table), test, index, candidates=pools)
     monkeypatch.setattr(ranking, "FLOAT32_EXACT_COUNT", 1)  # the path used beyond 2**24 entities
-    assert_same(evaluate(table_scorer(table), test, index, candidates=pools), expected)
+    assert_same(rank_queries(table_scorer(table), test, index, candidates=pools), expected)
 
 
 def test_mixed_filter_pools_both_directions():
@@ -194,9 +194,9 @@ def test_mixed_filter_pools_both_directions():
     scores = torch.tensor([[0.0, 5.0, 4.0, 3.0, 2.0]])  # entities 1 and 2 outscore the answer 3
     index = FilterIndex.from_triples(known, 5, 1)
     score_fn = lambda q, d: scores.expand(len(q), -1)  # noqa: E731
-    strict = evaluate(score_fn, test, index, directions=("tail",), filter_mode="strict")
-    mixed = evaluate(score_fn, test, index, directions=("tail",), filter_mode="mixed")
-    raw = evaluate(score_fn, test, index, directions=("tail",), filter_mode="none")
+    strict = rank_queries(score_fn, test, index, directions=("tail",), filter_mode="strict")
+    mixed = rank_queries(score_fn, test, index, directions=("tail",), filter_mode="mixed")
+    raw = rank_queries(score_fn, test, index, directions=("tail",), filter_mode="none")
     assert raw.optimistic.item() == 3  # 1 and 2 above
     assert strict.optimistic.item() == 2  # 1 filtered (known tail of (0, r)), 2 kept
     assert mixed.optimistic.item() == 1  # 1 and 2 filtered
@@ -216,26 +216,26 @@ def test_candidate_pools_restrict_ranks():
     scores = torch.tensor([[0.0, 1.0, 2.0, 3.0, 9.0]])
     score_fn = lambda q, d: scores.expand(len(q), -1)  # noqa: E731
     test = torch.tensor([[0, 0, 1]])
-    free = evaluate(score_fn, test, None, 5, directions=("tail",), filter_mode="none")
-    pooled = evaluate(score_fn, test, None, 5, directions=("tail",), filter_mode="none", candidates=pools)
+    free = rank_queries(score_fn, test, None, 5, directions=("tail",), filter_mode="none")
+    pooled = rank_queries(score_fn, test, None, 5, directions=("tail",), filter_mode="none", candidates=pools)
     assert free.optimistic.item() == 4 and pooled.optimistic.item() == 2
     assert pooled.num_candidates.item() == 2
     # an answer outside the pool still counts as a candidate (the reference's pool | {target})
-    outside = evaluate(score_fn, torch.tensor([[0, 0, 3]]), None, 5, directions=("tail",),
+    outside = rank_queries(score_fn, torch.tensor([[0, 0, 3]]), None, 5, directions=("tail",),
                        filter_mode="none", candidates=pools)
     assert outside.optimistic.item() == 1 and outside.num_candidates.item() == 3
     # pools from a mapping, and head-direction pools leave tail queries alone
     by_map = CandidatePools.from_mapping({0: [2, 1, 1]}, 2)
     assert by_map.entities.tolist() == [1, 2] and by_map.sizes().tolist() == [2, 0]
     head_pools = CandidatePools.from_triples(known, 2, direction="head")
-    assert evaluate(score_fn, test, None, 5, directions=("tail",), filter_mode="none",
+    assert rank_queries(score_fn, test, None, 5, directions=("tail",), filter_mode="none",
                     candidates=head_pools).optimistic.item() == 4
 
 
 def test_metrics_groups_and_serialisation(kg):
     known, test, table = kg
     index = FilterIndex.from_triples(known, NUM_ENTITIES, NUM_RELATIONS)
-    res = evaluate(table_scorer(table), test, index, relation_names=["a", "b", "c", "d"])
+    res = rank_queries(table_scorer(table), test, index, relation_names=["a", "b", "c", "d"])
     has_image = torch.arange(NUM_ENTITIES) % 2 == 0
     has_text = torch.arange(NUM_ENTITIES) % 3 == 0
     bucket = modality_bucket_ids(has_image, has_text)
@@ -285,10 +285,10 @@ def test_invalid_inputs_are_rejected():
     test = torch.tensor([[0, 0, 1]])
     nan_scores = lambda q, d: torch.tensor([[0.0, float("nan"), 1.0]])  # noqa: E731
     with pytest.raises(ValueError, match="NaN"):
-        evaluate(nan_scores, test, None, 3, directions=("tail",), filter_mode="none")
+        rank_queries(nan_scores, test, None, 3, directions=("tail",), filter_mode="none")
     with pytest.raises(ValueError, match="outside"):
-        evaluate(nan_scores, torch.tensor([[0, 0, 3]]), None, 3, filter_mode="none")
+        rank_queries(nan_scores, torch.tensor([[0, 0, 3]]), None, 3, filter_mode="none")
     with pytest.raises(ValueError, match="filter_index"):
-        evaluate(nan_scores, test, None, 3)
+        rank_queries(nan_scores, test, None, 3)
     with pytest.raises(ValueError, match="expected"):
-        evaluate(lambda q, d: torch.zeros(len(q), 2), test, None, 3, filter_mode="none")
+        rank_queries(lambda q, d: torch.zeros(len(q), 2), test, None, 3, filter_mode="none")

@@ -31,7 +31,7 @@ def test_config_env_overrides_and_secret_never_printed(tmp_path: Path, monkeypat
     ("neo4j:\n  uri: bolt://x\n  pasword: y\n", r"neo4j: unknown key\(s\) \['pasword'\]"),
     ("local_server:\n  bolt_port: seven\n", r"local_server.bolt_port: expected int"),
     ("neo4j: [1, 2]\n", r"neo4j: expected a mapping"),
-    ("namespace: 'Bad Label'\n", r"unsafe namespace label"),
+    ("namespace: Vlkge\n", r"unknown key\(s\) \['namespace'\]"),  # never used; removed
     ("neo4j:\n  uri: [unclosed\n", r"not valid YAML"),
     ("local_server:\n  settings:\n    db.x: [1]\n", r"local_server.settings.db.x: \[1\] matches no allowed type"),
 ])

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,7 +21,7 @@ from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph.queries import query_names, run_query
-from vlkge_graph.jobs.sync import STAGE_FUNCTIONS, RunState, sync
+from vlkge_graph.jobs.sync import STAGES, RunState, Stage, sync
 
 RECIPE = """
 dataset: countries-mm
@@ -43,13 +48,39 @@ def synced(graph: Graph, neo4j_config: Config, tmp_path_factory: pytest.TempPath
     cfg = replace(neo4j_config, sync=SyncConfig(
         graph=GraphFilter(entity_labels=[label], where="coalesce(r.holdout, false) = false"),
         recipe=str(work / "recipe.yaml"), predict=PredictConfig(k=10), runs_dir=str(work / "runs")))
-    state = sync(graph, cfg, device="cpu")
+    with spy_loads() as counts:
+        state = sync(graph, cfg, device="cpu")
+    LOADS.update(counts)
     return label, cfg, state, hidden, Path(cfg.sync.runs_dir) / state.run_id
+
+
+#: Encoder and model constructions during the module's sync (filled by the ``synced`` fixture).
+LOADS: Counter[str] = Counter()
+
+
+@contextmanager
+def spy_loads() -> Iterator[Counter[str]]:
+    """Count calls of the functions that load an encoder or build a model (the real ones still run)."""
+    from vlkge_graph.encoders import features
+    from vlkge_graph.training import api
+
+    counts: Counter[str] = Counter()
+    with pytest.MonkeyPatch.context() as patch:
+        for module, name in ((features, "get_encoder"), (api, "make_model")):
+            real = getattr(module, name)
+
+            def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                counts[_name] += 1
+                return _real(*args, **kwargs)
+
+            patch.setattr(module, name, counted)
+        yield counts
 
 
 def test_sync_publishes_consistent_candidates(graph: Graph, synced) -> None:
     label, _, state, hidden, _ = synced
-    assert list(state.stages) == ["export", "encode", "train", "predict", "publish"]
+    assert list(state.stages) == ["export", "encode", "train", "evaluate", "predict", "publish"]
+    assert LOADS == {"get_encoder": 2, "make_model": 1}  # each encoder (image, text) and the model built once
     assert state.stages["export"]["counts"]["triples"] == 1610 - len(hidden)
     dup = graph.query(f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE]->(t) MATCH (h)-[f]->(t) "
                       "WHERE type(f) = c.type AND coalesce(f.holdout, false) = false RETURN count(*) AS n")
@@ -101,7 +132,7 @@ def test_accept_and_reject_then_rejected_pair_is_never_proposed_again(graph: Gra
                            "WHERE c.relation = 'NEIGHBOR_OF' RETURN count(c) AS n", **pair)
         assert left == [{"n": 0}]
     # Re-export (the rejection is read back) and predict again with the trained model: never re-proposed.
-    STAGE_FUNCTIONS["export"](graph, cfg, run_dir, RunState.load(run_dir), "cpu", Console(stderr=True))
+    dict(STAGES)["export"](Stage(graph, cfg, run_dir, RunState.load(run_dir), "cpu", Console(stderr=True)))
     sync(graph, cfg, start="predict", run_dir=run_dir, dry_run=True, device="cpu")
     candidates = pd.read_parquet(run_dir / "candidates.parquet")
     same = candidates[(candidates["head"] == rejected["head"]) & (candidates["tail"] == rejected["tail"])
@@ -127,7 +158,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     import torch
 
     from vlkge_graph.graph.server import PROJECT_PLUGIN_DIR
-    from vlkge_graph.training.commands import load_trained
+    from vlkge_graph.training.api import load_trained
 
     label, _, state, _, run_dir = synced
     names = {r["name"] for r in graph.query("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'vlkge.' RETURN name")}
@@ -138,8 +169,8 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
         pytest.skip(f"the vlkge.* procedures are not installed in the test server at {graph.uri}: it was started "
                     "before the plugin jar was built, or is not the project's server (build the jar with "
                     "scripts/build-plugin.sh before the test session)")
-    model, data, _, _ = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
-    model = model.double()
+    trained = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
+    model, data = trained.model.double(), trained.data
     ent = list(data.entity_ids)
     rel = list(data.relation_ids).index("NEIGHBOR_OF")
     node = f"(n:`{label}` {{id: $id}})"
@@ -229,3 +260,25 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
         proposed = graph.query(f"MATCH {node} CALL vlkge.predict(n, 'NEIGHBOR_OF', {{k: 1000}}) YIELD node "
                                "RETURN collect(node.id) AS ids", id=pair["head"])[0]["ids"]
         assert pair["tail"] not in proposed  # now a fact, or rejected: never proposed again
+
+
+def test_publish_stage_reads_artifacts_only(graph: Graph, synced) -> None:
+    """A run directory moved elsewhere publishes from its artifacts: no encoder, no model (runs last: it
+    publishes a new generation of the same parameters)."""
+    label, cfg, state, _, run_dir = synced
+    moved = run_dir.with_name(f"{run_dir.name}-moved")
+    shutil.copytree(run_dir, moved)
+    record = json.loads((moved / "run.json").read_text())
+    (moved / "run.json").write_text(json.dumps({**record, "run_id": moved.name, "stages": {
+        k: v for k, v in record["stages"].items() if k != "publish"}}))
+    with spy_loads() as counts:
+        again = sync(graph, cfg, start="publish", run_dir=moved)
+    assert counts == {}
+    assert again.stages["publish"]["candidates"] == state.stages["publish"]["candidates"]
+    active = graph.query("MATCH (r:VlkgeRun {scope: $scope, active: true}) RETURN r.run_id AS id, r.gamma AS gamma, "
+                         "r.dim AS dim", scope=state.scope)
+    assert active == [{"id": moved.name, "gamma": None, "dim": 32}]
+    same = graph.query(f"MATCH (n:`{label}`) WHERE n.vlkge_embedding_a IS NOT NULL AND n.vlkge_embedding_b IS NOT NULL "
+                       "RETURN count(n) AS both, sum(CASE WHEN n.vlkge_embedding_a = n.vlkge_embedding_b THEN 1 ELSE 0 "
+                       "END) AS equal")
+    assert same[0]["both"] == 0  # the previous generation's slot was cleared after the switch

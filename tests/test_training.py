@@ -18,7 +18,7 @@ from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.models import build_model
-from vlkge_graph.training import commands, losses
+from vlkge_graph.training import api, losses
 from vlkge_graph.training.data import TrainingData
 from vlkge_graph.training.loop import Trainer, seed_everything
 from vlkge_graph.training.recipe import TrainingSpec, load_recipe, parse_recipe
@@ -386,9 +386,9 @@ def test_tiny_kinships_run_reduces_loss_and_beats_random() -> None:
     state = trainer.fit()
     assert state.history[-1]["loss"] < 0.9 * state.history[0]["loss"]
     model.eval()
-    from vlkge_graph.evaluation.ranking import evaluate
+    from vlkge_graph.evaluation.ranking import rank_queries
 
-    mrr = evaluate(model.score_fn(), data.splits["test"], data.filter_index()).summary()["mrr"]
+    mrr = rank_queries(model.score_fn(), data.splits["test"], data.filter_index()).summary()["mrr"]
     random_mrr = sum(1 / k for k in range(1, data.num_entities + 1)) / data.num_entities  # ~0.05
     assert mrr > 3 * random_mrr
 
@@ -400,13 +400,13 @@ def test_train_and_evaluate_commands_write_metrics(tmp_path: Path) -> None:
                            "training": {"mode": "1vsall", "loss": "cross_entropy", "optimizer": "adam",
                                         "lr": 0.02, "batch_size": 1024, "epochs": 2}})
     out = tmp_path / "run"
-    metrics = commands.train(recipe, output=out, progress=False)
+    metrics = api.train(recipe, output=out, progress=False)
     written = json.loads((out / "metrics.json").read_text())
     test_mrr = written["test"]["overall"]["mrr"]
     assert test_mrr == pytest.approx(metrics["test"]["overall"]["mrr"]) and test_mrr > 0.1
     assert {"hits@1", "hits@3", "hits@10"} <= set(written["test"]["overall"])
     assert (out / "model.pt").exists() and (out / "checkpoints" / "last.pt").exists()
-    again = commands.evaluate(out, progress=False)
+    again = api.evaluate(out, progress=False)
     assert again["test"]["overall"]["mrr"] == pytest.approx(test_mrr)
 
 

@@ -17,10 +17,9 @@ from rich.table import Table
 
 from vlkge_graph.config import load_config
 from vlkge_graph.errors import VlkgeError
-from vlkge_graph.graph.connection import Graph, connect
+from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import LoadSummary
 from vlkge_graph.graph.server import LocalServer
-from vlkge_graph.identifiers import quote
 
 console = Console()
 app = typer.Typer(help="Vision-language knowledge-graph embeddings for multimodal graphs in Neo4j.",
@@ -132,7 +131,7 @@ def demo(
 
 
 DEMO_QUERY = """
-MATCH (h:Country)-[c:VLKGE_CANDIDATE {run_id: $run_id}]->(t)
+MATCH (h)-[c:VLKGE_CANDIDATE {run_id: $run_id}]->(t)
 WHERE c.rank = 1
 RETURN h.name AS head, c.relation AS relation, t.name AS tail,
        round(c.score, 3) AS score, round(c.probability, 3) AS probability
@@ -143,8 +142,9 @@ ORDER BY c.probability DESC LIMIT 12
 @app.command()
 def sync(
     config: ConfigOption = None,
-    start: Annotated[str, typer.Option("--from", help="Resume from this stage: export, encode, train, predict, "
-                                       "publish (earlier stages' artifacts come from --run-dir or the latest run).")]
+    start: Annotated[str, typer.Option("--from", help="Resume from this stage: export, encode, train, evaluate, "
+                                       "predict, publish (earlier stages' artifacts come from --run-dir or the latest "
+                                       "run).")]
     = "export",
     run_dir: Annotated[Path | None, typer.Option(help="Run directory to resume (default: the scope's latest).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Everything but publishing to Neo4j.")] = False,
@@ -229,14 +229,6 @@ def _print_load_summary(name: str, summary: LoadSummary) -> None:
     console.print(table)
 
 
-def _print_graph_overview(graph: Graph, label: str) -> None:
-    ds = quote(label, "dataset label")
-    print_rows(graph.query(f"MATCH (n:{ds}) UNWIND labels(n) AS label WITH label WHERE label <> $ds "
-                           "RETURN label, count(*) AS nodes ORDER BY label", ds=label), "nodes by label")
-    print_rows(graph.query(f"MATCH (:{ds})-[r]->(:{ds}) RETURN type(r) AS type, count(*) AS relationships "
-                           "ORDER BY type"), "relationships by type")
-
-
 def print_rows(rows: list[dict[str, object]], title: str) -> None:
     """Print query records as a table (columns from the first record)."""
     table = Table(title=title)
@@ -262,7 +254,7 @@ def train_command(
     fresh: Annotated[bool, typer.Option("--fresh", help="ignore checkpoints in --output")] = False,
 ) -> None:
     """Train a VL-KGE model from a training recipe and evaluate it on the test split."""
-    from vlkge_graph.training.commands import train
+    from vlkge_graph.training.api import train
 
     train(recipe, dataset=dataset, device=device, output=output, resume=not fresh)
 
@@ -277,7 +269,7 @@ def evaluate_command(
     output: Annotated[Path | None, typer.Option("--output", help="write metrics-<split>.json here")] = None,
 ) -> None:
     """Evaluate a trained model with filtered ranking (MRR, Hits@1/3/10) under its recipe's protocol."""
-    from vlkge_graph.training.commands import evaluate
+    from vlkge_graph.training.api import evaluate
 
     evaluate(model, split=split, dataset=dataset, device=device, output=output)
 

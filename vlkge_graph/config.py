@@ -13,7 +13,6 @@ from typing import Literal
 
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.graph_filter import GraphFilter
-from vlkge_graph.identifiers import validate_identifier
 from vlkge_graph.strict import build, read_yaml
 
 DEFAULT_CONFIG = "vlkge.yaml"
@@ -99,11 +98,6 @@ class Config:
     neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     local_server: LocalServerConfig = field(default_factory=LocalServerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
-    #: Label given to the run and bookkeeping nodes the project writes (never to users' nodes).
-    namespace: str = "Vlkge"
-
-    def __post_init__(self) -> None:
-        validate_identifier(self.namespace, "namespace label")
 
 
 ENV_OVERRIDES = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_PASSWORD": "password",

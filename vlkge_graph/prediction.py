@@ -15,13 +15,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from vlkge_graph.core import BLOCK_ELEMENTS
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.evaluation.index import FilterIndex, direction_columns
 from vlkge_graph.models.kge import KGEModel
 from vlkge_graph.training.data import TrainingData
-
-#: Scores held at once: queries per block x entities.
-BLOCK_ELEMENTS = 1 << 24
 
 
 @torch.no_grad()

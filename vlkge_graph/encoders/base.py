@@ -35,13 +35,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None`` or ``"auto"``: the GPU when there is one, else the CPU."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def weights_fingerprint(module: nn.Module) -> str:
     """sha256 over parameter and buffer names, shapes and float32 values: identifies the weights."""
     digest = hashlib.sha256()

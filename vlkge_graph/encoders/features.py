@@ -8,8 +8,9 @@ has no image feature; the failures are counted and reported.
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,13 @@ from vlkge_graph.encoders.base import ImageEncoder, TextEncoder
 from vlkge_graph.encoders.cache import FeatureCache
 from vlkge_graph.encoders.precomputed import PrecomputedFeatures
 from vlkge_graph.encoders.registry import AnyEncoder, get_encoder
-from vlkge_graph.errors import ConfigError
+from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.sources import cache_dir
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.snapshot import read_snapshot
 
 EncoderArg = str | AnyEncoder | None
+FEATURES_FILE = "features.json"
 
 
 @dataclass
@@ -58,7 +60,7 @@ class ModalityReport:
         return text
 
 
-class Features(dict[str, tuple[Tensor, Tensor]]):
+class EncodedFeatures(dict[str, tuple[Tensor, Tensor]]):
     """``modality -> (float32 [n_entities, d], bool present [n_entities])`` plus a per-modality report."""
 
     def __init__(self) -> None:
@@ -75,7 +77,7 @@ def encode_features(
     use_cache: bool = True,
     progress: bool = True,
     console: Console | None = None,
-) -> Features:
+) -> EncodedFeatures:
     """Features of every entity of ``source`` (a TableSet or a snapshot directory), in entity order.
 
     Encoders are given as specs (``"efficientnet-lite0"``, ``"open_clip:ViT-B-32"``, ...) or as encoder
@@ -84,7 +86,7 @@ def encode_features(
     tables = _tables(source)
     entities = tables.entities
     text_hashes, image_hashes = _hashes(entities)
-    features = Features()
+    features = EncodedFeatures()
     console = console or Console(stderr=True, quiet=not progress)
     for modality, arg, keys in (("image", image_encoder, image_hashes), ("text", text_encoder, text_hashes)):
         if arg is None:
@@ -104,6 +106,33 @@ def encode_features(
         features.summary[modality] = report
         console.print(report.line())
     return features
+
+
+def save_features(features: EncodedFeatures, directory: Path) -> None:
+    """Write the matrices, masks and reports into ``directory`` (the encode stage's artifact)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for modality, (values, present) in features.items():
+        np.save(directory / f"{modality}.values.npy", values.numpy())
+        np.save(directory / f"{modality}.present.npy", present.numpy())
+    reports = {m: asdict(r) for m, r in features.summary.items()}
+    (directory / FEATURES_FILE).write_text(json.dumps(reports, indent=2), encoding="utf-8")
+
+
+def load_features(directory: Path) -> EncodedFeatures:
+    """What :func:`save_features` wrote, without loading any encoder."""
+    try:
+        reports = json.loads((directory / FEATURES_FILE).read_text(encoding="utf-8"))
+        features = EncodedFeatures()
+        for modality, report in reports.items():
+            values = torch.from_numpy(np.load(directory / f"{modality}.values.npy"))
+            present = torch.from_numpy(np.load(directory / f"{modality}.present.npy"))
+            features[modality] = (values, present)
+            features.summary[modality] = ModalityReport(**{**report, "failure_examples": [
+                tuple(x) for x in report.get("failure_examples", [])]})
+        return features
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"{directory}: no readable encoded features ({FEATURES_FILE}); run the encode stage "
+                        f"again: {exc}") from exc
 
 
 def _tables(source: TableSet | str | Path) -> TableSet:

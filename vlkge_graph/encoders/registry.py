@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 import torch
 
-from vlkge_graph.encoders.base import MODALITIES, ImageEncoder, TextEncoder, resolve_device
+from vlkge_graph.core import resolve_device
+from vlkge_graph.encoders.base import MODALITIES, ImageEncoder, TextEncoder
 from vlkge_graph.encoders.precomputed import PrecomputedFeatures
 from vlkge_graph.errors import ConfigError
 

@@ -1,6 +1,6 @@
 """Filtered link-prediction evaluation: ranking, metrics and the zero-shot VLM baseline."""
 
-from vlkge_graph.evaluation.index import DIRECTIONS, FILTER_MODES, CandidatePools, FilterIndex
+from vlkge_graph.evaluation.index import FILTER_MODES, CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import (
     MODALITY_BUCKETS,
     TIE_POLICIES,
@@ -9,11 +9,10 @@ from vlkge_graph.evaluation.metrics import (
     modality_bucket_ids,
     summarize,
 )
-from vlkge_graph.evaluation.ranking import ScoreFn, evaluate, rank_block
+from vlkge_graph.evaluation.ranking import ScoreFn, rank_block, rank_queries
 from vlkge_graph.evaluation.zero_shot import ZeroShotScorer, zero_shot_evaluate
 
 __all__ = [
-    "DIRECTIONS",
     "FILTER_MODES",
     "MODALITY_BUCKETS",
     "TIE_POLICIES",
@@ -22,10 +21,10 @@ __all__ = [
     "RankingResult",
     "ScoreFn",
     "ZeroShotScorer",
-    "evaluate",
     "grouped",
     "modality_bucket_ids",
     "rank_block",
+    "rank_queries",
     "summarize",
     "zero_shot_evaluate",
 ]

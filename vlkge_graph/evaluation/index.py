@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-DIRECTIONS = ("head", "tail")
+from vlkge_graph.core import DIRECTIONS
+
 FILTER_MODES = ("strict", "mixed", "none")
 
 _INT64_MAX = 2**63 - 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 import torch
 from rich.table import Table
 
-from vlkge_graph.evaluation.index import DIRECTIONS
+from vlkge_graph.core import DIRECTIONS
 
 TIE_POLICIES = ("realistic", "optimistic", "pessimistic")
 DEFAULT_KS = (1, 3, 10)

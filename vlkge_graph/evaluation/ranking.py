@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 import torch
 from rich.progress import Progress
 
+from vlkge_graph.core import DIRECTIONS
 from vlkge_graph.evaluation.index import (
-    DIRECTIONS,
     FILTER_MODES,
     CandidatePools,
     FilterIndex,
@@ -125,7 +125,7 @@ def _pools_by_direction(
     return by_dir
 
 
-def evaluate(
+def rank_queries(
     score_fn: ScoreFn,
     triples: torch.Tensor,
     filter_index: FilterIndex | None,

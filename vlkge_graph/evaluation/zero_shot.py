@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import RankingResult
-from vlkge_graph.evaluation.ranking import evaluate
+from vlkge_graph.evaluation.ranking import rank_queries
 
 #: ``encode_texts(texts) -> features [len(texts), d]`` in the image features' space.
 TextEncoder = Callable[[list[str]], torch.Tensor]
@@ -110,6 +110,6 @@ def zero_shot_evaluate(
     """
     scorer = ZeroShotScorer(image_features, prompts, entity_names, pools, encode_texts, device=device)
     mode = filter_mode or ("strict" if filter_index is not None else "none")
-    return evaluate(scorer, triples, filter_index, scorer.num_entities, directions=("tail",),
+    return rank_queries(scorer, triples, filter_index, scorer.num_entities, directions=("tail",),
                     filter_mode=mode, ties=ties, block_size=block_size, candidates=pools,
                     device=scorer.device, relation_names=relation_names)

@@ -58,9 +58,8 @@ class RunRecord:
     scope: str  # the graph a sync works on; each scope has its own active generation
     backbone: str
     dim: int
-    gamma: float = 12.0
-    p: int = 1
-    normalize: bool = False
+    #: The backbone's run-level options the plugin reads (Backbone.published_params: TransE gamma, p, normalize).
+    options: dict[str, Any] = field(default_factory=dict)
     reciprocal: bool = False  # head queries use each relation's inverse_vector (Lacroix et al. 2018)
     encoder_image: str | None = None
     encoder_text: str | None = None
@@ -74,6 +73,7 @@ class RunRecord:
 
     def properties(self) -> dict[str, Any]:
         props = asdict(self)
+        props.update(props.pop("options"))
         for name in ("metrics", "config", "timings"):
             props[name] = json.dumps(props[name], sort_keys=True, default=str)
         return {k: v for k, v in props.items() if v is not None}

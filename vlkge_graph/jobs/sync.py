@@ -1,8 +1,18 @@
-"""``vlkge-graph sync``: export -> encode -> train (+ evaluate) -> predict -> publish, resumable by stage.
+"""``vlkge-graph sync``: export -> encode -> train -> evaluate -> predict -> publish, resumable by stage.
 
-Every stage leaves its artifact in the run directory (``snapshot/``, ``train/``, ``candidates.parquet``,
-``run.json``), so ``--from predict`` reuses a finished training, and a crash costs only the stage it
-happened in. Publishing is the only stage that writes to Neo4j (see graph/publish.py).
+Each stage reads the artifacts of the earlier ones from the run directory and writes its own:
+
+==========  =====================================================================================
+export      ``snapshot/`` (entities, relations, triples, manifest), ``rejected.parquet``
+encode      ``features/`` (one matrix and presence mask per modality; the encoder cache is reused)
+train       ``train/model.pt`` (+ checkpoints) and ``train/published.*`` (the parameters the plugin scores)
+evaluate    ``train/metrics.json`` (the test split under the recipe's protocol)
+predict     ``candidates.parquet``
+publish     the new generation in Neo4j (the only stage that writes there; see graph/publish.py)
+==========  =====================================================================================
+
+So ``--from predict`` reuses a finished training, a crash costs only the stage it happened in, and the
+encoders and the trained model are each loaded at most once per sync (publish needs neither).
 """
 
 from __future__ import annotations
@@ -10,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 from rich.console import Console
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
@@ -25,10 +35,21 @@ from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
 
+if TYPE_CHECKING:
+    from vlkge_graph.encoders.features import EncodedFeatures
+    from vlkge_graph.etl.tables import TableSet
+    from vlkge_graph.training.api import TrainedRun
+    from vlkge_graph.training.recipe import Recipe
+
 log = logging.getLogger(__name__)
 
-STAGES = ("export", "encode", "train", "predict", "publish")
 RUN_FILE = "run.json"
+SNAPSHOT = "snapshot"
+FEATURES = "features"
+TRAIN = "train"
+REJECTED = "rejected.parquet"
+CANDIDATES = "candidates.parquet"
+RECIPE_FILE = "recipe.json"  # in train/: the recipe as trained, for the run record
 
 
 @dataclass
@@ -72,131 +93,186 @@ def latest_run_dir(config: Config) -> Path:
     return runs[-1].parent
 
 
+@dataclass
+class Stage:
+    """What a stage function gets: the run it works on, and what earlier stages of this process left."""
+
+    graph: Graph
+    config: Config
+    run_dir: Path
+    state: RunState
+    device: str | None
+    console: Console
+    #: Artifacts read once per process: the trained model (kept from train to evaluate and predict, see
+    #: :meth:`trained`), the snapshot's tables, the rejected candidates.
+    trained_run: TrainedRun | None = None
+    _tables: TableSet | None = None
+    _rejected: pd.DataFrame | None = None
+
+    def tables(self) -> TableSet:
+        """The export stage's snapshot, read (and verified against its manifest) once."""
+        if self._tables is None:
+            self._tables = read_snapshot(self.run_dir / SNAPSHOT)[0]
+        return self._tables
+
+    def rejected(self) -> pd.DataFrame:
+        """Curated false links (head, relation, tail) exported with the snapshot."""
+        if self._rejected is None:
+            self._rejected = pd.read_parquet(self.run_dir / REJECTED)
+        return self._rejected
+
+    def trained(self) -> TrainedRun:
+        """The trained run: the one train built, else loaded once from ``train/`` with the encode stage's
+        features (no encoder is loaded)."""
+        if self.trained_run is None:
+            from vlkge_graph.training.api import load_trained
+
+            self.trained_run = load_trained(self.run_dir / TRAIN, dataset=str(self.run_dir / SNAPSHOT),
+                                            device=self.device, features=self.features(), tables=self.tables())
+        return self.trained_run
+
+    def features(self) -> EncodedFeatures | None:
+        """The encode stage's features, or None when the recipe is structure-only."""
+        from vlkge_graph.encoders.features import load_features
+
+        return load_features(self.run_dir / FEATURES) if (self.run_dir / FEATURES).is_dir() else None
+
+    def recipe(self) -> Recipe:
+        """The sync's training recipe (read by the stages before training; later ones use the trained one)."""
+        from vlkge_graph.training.recipe import load_recipe
+
+        return load_recipe(self.config.sync.recipe)
+
+
 def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path | None = None,
          dry_run: bool = False, device: str | None = None, console: Console | None = None) -> RunState:
     """Run the stages from ``start`` on; ``dry_run`` stops before publishing."""
     console = console or Console(stderr=True)
-    if start not in STAGES:
-        raise ConfigError(f"--from must be one of {list(STAGES)}, not {start!r}")
+    names = [name for name, _ in STAGES]
+    if start not in names:
+        raise ConfigError(f"--from must be one of {names}, not {start!r}")
     if config.sync.graph is None:
         raise ConfigError("sync.graph: say which labels are entities, e.g. graph: {entity_labels: [Person]}")
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
     state = RunState.load(run_dir)
-    device = device or config.sync.device
-    todo = STAGES[STAGES.index(start):]
-    if dry_run:
-        todo = tuple(s for s in todo if s != "publish")
-    console.print(f"sync {state.run_id}: stages {', '.join(todo)} (run directory {run_dir})")
-    for stage in todo:
+    todo = [(n, fn) for n, fn in STAGES[names.index(start):] if not (dry_run and n == "publish")]
+    console.print(f"sync {state.run_id}: stages {', '.join(n for n, _ in todo)} (run directory {run_dir})")
+    stage = Stage(graph, config, run_dir, state, device or config.sync.device, console)
+    for name, fn in todo:
         began = time.perf_counter()
-        console.rule(f"[bold]{stage}")
-        result = STAGE_FUNCTIONS[stage](graph, config, run_dir, state, device, console)
-        state.stages[stage] = {"seconds": round(time.perf_counter() - began, 3), **result}
+        console.rule(f"[bold]{name}")
+        result = fn(stage)
+        state.stages[name] = {"seconds": round(time.perf_counter() - began, 3), **result}
         state.save(run_dir)
     return state
 
 
-def _export(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
-            console: Console) -> dict[str, Any]:
+def _export(stage: Stage) -> dict[str, Any]:
     from vlkge_graph.graph.export import export_rejections, export_tables
 
-    flt = config.sync.graph
+    flt = stage.config.sync.graph
     assert flt is not None
-    tables = export_tables(graph, flt, state.scope)
-    manifest = write_snapshot(tables, run_dir / "snapshot",
+    graph = stage.graph
+    tables = export_tables(graph, flt, stage.state.scope)
+    manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT,
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
-    export_rejections(graph, flt).to_parquet(run_dir / "rejected.parquet")
-    console.print(f"exported {manifest.counts}")
+    export_rejections(graph, flt).to_parquet(stage.run_dir / REJECTED)
+    stage.console.print(f"exported {manifest.counts}")
     return {"counts": manifest.counts, "data_hash": manifest.data_hash}
 
 
-def _encode(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
-            console: Console) -> dict[str, Any]:
-    from vlkge_graph.training.recipe import load_recipe
-
-    recipe = load_recipe(config.sync.recipe)
+def _encode(stage: Stage) -> dict[str, Any]:
+    recipe = stage.recipe()
     if not recipe.features:
         return {"modalities": {}}
-    from vlkge_graph.encoders.features import encode_features
+    from vlkge_graph.encoders.features import encode_features, save_features
 
-    tables, _ = read_snapshot(run_dir / "snapshot")
-    features = encode_features(tables, image_encoder=recipe.features.get("image"),
-                               text_encoder=recipe.features.get("text"), device=device, console=console)
+    features = encode_features(stage.tables(), image_encoder=recipe.features.get("image"),
+                               text_encoder=recipe.features.get("text"), device=stage.device, console=stage.console)
+    save_features(features, stage.run_dir / FEATURES)
     return {m: {k: v for k, v in asdict(report).items() if isinstance(v, int | str)}
             for m, report in features.summary.items()}
 
 
-def _train(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
-           console: Console) -> dict[str, Any]:
-    from vlkge_graph.training.commands import train
+def _train(stage: Stage) -> dict[str, Any]:
+    from vlkge_graph.training.api import fit
 
-    rejected = pd.read_parquet(run_dir / "rejected.parquet")  # curated false links: hard negatives
-    metrics = train(config.sync.recipe, dataset=str(run_dir / "snapshot"), device=device,
-                    output=run_dir / "train", console=console, hard_negatives=rejected)
-    test = metrics.get("test", {}).get("overall", metrics.get("test", {}))
-    return {"test": {k: v for k, v in test.items() if isinstance(v, (int, float))},
-            "hard_negatives": len(rejected)}
+    rejected = stage.rejected()  # curated false links: hard negatives
+    run, report = fit(stage.recipe(), dataset=str(stage.run_dir / SNAPSHOT), device=stage.device,
+                      output=stage.run_dir / TRAIN, console=stage.console, hard_negatives=rejected,
+                      features=stage.features(), tables=stage.tables())
+    run.published().save(stage.run_dir / TRAIN)
+    (stage.run_dir / TRAIN / RECIPE_FILE).write_text(json.dumps(run.recipe.to_dict(), indent=2), encoding="utf-8")
+    stage.trained_run = run
+    return {k: report[k] for k in ("epochs", "best_epoch", "best_valid_mrr", "stopped_early")} | {
+        "hard_negatives": len(rejected)}
 
 
-def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
-             console: Console) -> dict[str, Any]:
+def _evaluate(stage: Stage) -> dict[str, Any]:
+    from vlkge_graph.training.api import METRICS_FILE
+
+    run = stage.trained()
+    result = run.evaluate("test")
+    metrics = run.metrics("test", result)
+    (stage.run_dir / TRAIN / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+    stage.console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
+    return {"test": {k: v for k, v in result.summary().items() if isinstance(v, int | float)}}
+
+
+def _predict(stage: Stage) -> dict[str, Any]:
     from vlkge_graph.prediction import predict_links
-    from vlkge_graph.training.commands import load_trained
 
-    model, data, tables, recipe = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device=device)
-    p = config.sync.predict
-    labels = tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
-    rejected = data.with_hard_negatives(pd.read_parquet(run_dir / "rejected.parquet")).hard_negatives
+    run = stage.trained()
+    data, p = run.data, stage.config.sync.predict
+    labels = run.tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
+    rejected = data.with_hard_negatives(stage.rejected()).hard_negatives
     exclude = [rejected] if len(rejected) else []
-    candidates = predict_links(model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
+    candidates = predict_links(run.model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
-                               probability="softmax" if recipe.training.loss == "cross_entropy" else "sigmoid",
-                               device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+                               probability="softmax" if run.recipe.training.loss == "cross_entropy" else "sigmoid",
+                               device=run.device)
     candidates["type"] = candidates["relation"]
-    candidates.to_parquet(run_dir / "candidates.parquet")
-    console.print(f"{len(candidates)} candidate links")
+    candidates.to_parquet(stage.run_dir / CANDIDATES)
+    stage.console.print(f"{len(candidates)} candidate links")
     return {"candidates": len(candidates)}
 
 
-def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, device: str | None,
-             console: Console) -> dict[str, Any]:
+def _publish(stage: Stage) -> dict[str, Any]:
     from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
-    from vlkge_graph.training.commands import load_trained
+    from vlkge_graph.published import PublishedParams
 
-    model, data, tables, recipe = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
+    params = PublishedParams.load(stage.run_dir / TRAIN)
+    config, state = stage.config, stage.state
     flt = config.sync.graph
     assert flt is not None
-    with torch.no_grad():
-        embeddings = model.entity_vectors().float().numpy()
-        weights = model.backbone.relations.weight.float().numpy()
-    r_count = data.num_relations
-    relations = [RelationParams(name, name, weights[i], weights[i + r_count] if model.reciprocal else None)
-                 for i, name in enumerate(data.relation_ids)]
-    entities = tables.entities.set_index("id").loc[list(data.entity_ids)].reset_index()[["id", "label"]]
-    backbone = model.backbone
+    inverse = params.inverse_vectors
+    relations = [RelationParams(name, name, params.relation_vectors[i], None if inverse is None else inverse[i])
+                 for i, name in enumerate(params.relation_ids)]
+    entities = stage.tables().entities.set_index("id").loc[params.entity_ids].reset_index()[["id", "label"]]
+    recipe = json.loads((stage.run_dir / TRAIN / RECIPE_FILE).read_text(encoding="utf-8"))  # as trained
     run = RunRecord(
-        run_id=state.run_id, scope=state.scope, backbone=recipe.model.backbone, dim=backbone.dim,
-        gamma=float(getattr(backbone, "gamma", 0.0)), p=int(getattr(backbone, "p", 1)),
-        normalize=bool(getattr(backbone, "normalize", False)), reciprocal=model.reciprocal,
-        encoder_image=recipe.features.get("image"),
-        encoder_text=recipe.features.get("text"), fusion=recipe.model.fusion,
+        run_id=state.run_id, scope=state.scope, backbone=params.backbone, dim=params.dim, options=params.options,
+        reciprocal=params.reciprocal, encoder_image=recipe["features"].get("image"),
+        encoder_text=recipe["features"].get("text"), fusion=recipe["model"]["fusion"],
         data_hash=state.stages.get("export", {}).get("data_hash", ""), entity_key=flt.key,
-        entity_labels=list(flt.entity_labels), metrics=state.stages.get("train", {}).get("test", {}),
-        config={"recipe": recipe.to_dict(), "predict": asdict(config.sync.predict)},
+        entity_labels=list(flt.entity_labels), metrics=state.stages.get("evaluate", {}).get("test", {}),
+        config={"recipe": recipe, "predict": asdict(config.sync.predict)},
         timings={s: v.get("seconds", 0.0) for s, v in state.stages.items()})
-    candidates = pd.read_parquet(run_dir / "candidates.parquet")
-    summary = publish(graph, run, entities=entities, embeddings=embeddings, relations=relations,
+    candidates = pd.read_parquet(stage.run_dir / CANDIDATES)
+    summary = publish(stage.graph, run, entities=entities, embeddings=params.entity_vectors, relations=relations,
                       candidates=candidates, lock_wait_s=config.sync.lock_wait_s)
-    console.print(f"published {summary.candidates} candidates and {summary.embeddings} embeddings "
-                  f"({summary.embedding_property}) in {summary.seconds:.1f} s")
+    stage.console.print(f"published {summary.candidates} candidates and {summary.embeddings} embeddings "
+                        f"({summary.embedding_property}) in {summary.seconds:.1f} s")
     return {"candidates": summary.candidates, "embeddings": summary.embeddings,
             "embedding_property": summary.embedding_property}
 
 
+#: The stages in order: ``sync --from NAME`` starts at NAME.
+STAGES: list[tuple[str, Callable[[Stage], dict[str, Any]]]] = [
+    ("export", _export), ("encode", _encode), ("train", _train), ("evaluate", _evaluate), ("predict", _predict),
+    ("publish", _publish)]
+
 #: What `vlkge-graph demo` syncs: the Countries-MM graph with the offline encoders' recipe.
 DEMO_SYNC = SyncConfig(graph=GraphFilter(entity_labels=["CountriesMM"]), recipe="training/countries-mm.yaml",
                        predict=PredictConfig(directions=["tail"], k=5))
-
-STAGE_FUNCTIONS = {"export": _export, "encode": _encode, "train": _train, "predict": _predict,
-                   "publish": _publish}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-#: Upper bound on the elements of one broadcast intermediate in the generic candidate scorer.
-BLOCK_ELEMENTS = 1 << 24
+from vlkge_graph.core import BLOCK_ELEMENTS
 
 
 class Backbone(nn.Module, ABC):
@@ -53,6 +53,12 @@ class Backbone(nn.Module, ABC):
     def relation(self, r: Tensor) -> Tensor:
         """Relation vectors for relation ids ``r`` (the form ``score`` expects)."""
         return self.relations(r)
+
+    def published_params(self) -> tuple[dict[str, Any], Tensor]:
+        """What the plugin needs to score like this backbone: its run-level options (stored on the run
+        node) and one parameter row per relation (stored on its relation node). The plugin's class for this
+        backbone reads exactly these (held together by the shared test vectors, models/test_vectors.py)."""
+        return {}, self.relations.weight.detach()
 
     @abstractmethod
     def score(self, h: Tensor, r: Tensor, t: Tensor) -> Tensor:

@@ -7,13 +7,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from vlkge_graph.core import DIRECTIONS
 from vlkge_graph.models.base import Backbone
 from vlkge_graph.models.vlkge import EntityRepresentation
 
 #: Entities whose vectors are built at once when scoring against every entity.
 ENTITY_BLOCK = 1 << 16
-
-DIRECTIONS = ("head", "tail")
 
 
 class KGEModel(nn.Module):

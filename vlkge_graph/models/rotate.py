@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +30,10 @@ class RotatE(Backbone):
 
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.relations.weight, -math.pi, math.pi)
+
+    def published_params(self) -> tuple[dict[str, Any], Tensor]:
+        options, phases = super().published_params()  # the plugin stores phases and rotates itself
+        return {**options, "gamma": float(self.gamma), "p": int(self.p)}, phases
 
     def relation(self, r: Tensor) -> Tensor:
         phase = self.relations(r)

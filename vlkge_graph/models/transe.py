@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -24,6 +26,10 @@ class TransE(Backbone):
         self.gamma = gamma
         self.normalize = normalize
         super().__init__(num_relations, dim, init_std=init_std)
+
+    def published_params(self) -> tuple[dict[str, Any], Tensor]:
+        options, relations = super().published_params()
+        return {**options, "gamma": float(self.gamma), "p": int(self.p), "normalize": bool(self.normalize)}, relations
 
     def _norm(self, x: Tensor) -> Tensor:
         return F.normalize(x, p=2, dim=-1) if self.normalize else x

@@ -6,6 +6,9 @@ Scores are "higher is more plausible" everywhere. Negative scores come as ``[B, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -90,3 +93,22 @@ def regularization(factors: tuple[Tensor, ...], kind: str, is_complex: bool) -> 
         else:
             raise ValueError(f"regularizer must be 'n3' or 'l2', got {kind!r}")
     return total
+
+
+#: Losses of positives against sampled negatives: ``(pos [B], neg [B, k], valid [B, k], spec) -> loss``;
+#: ``spec`` is the recipe's TrainingSpec (margin, temperature, reduction).
+NEGATIVE_LOSSES: dict[str, Callable[[Tensor, Tensor, Tensor, Any], Tensor]] = {
+    "logistic": lambda pos, neg, valid, spec: logistic(pos, neg, valid, spec.reduction),
+    "margin": lambda pos, neg, valid, spec: margin_ranking(pos, neg, valid, spec.margin, spec.reduction),
+    "self_adversarial": lambda pos, neg, valid, spec: self_adversarial(pos, neg, valid, spec.adversarial_temperature,
+                                                                       spec.reduction),
+}
+#: Losses over all-entity score matrices: ``(scores [B, E], targets, spec) -> loss``; ``targets`` are answer
+#: ids ``[B]`` (1-vs-all) or a 0/1 matrix ``[B, E]`` (k-vs-all).
+ALL_ENTITY_LOSSES: dict[str, Callable[[Tensor, Tensor, Any], Tensor]] = {
+    "cross_entropy": lambda scores, targets, spec: cross_entropy(scores, targets, spec.label_smoothing,
+                                                                 spec.reduction),
+    "bce": lambda scores, targets, spec: binary_cross_entropy(
+        scores, F.one_hot(targets, scores.shape[-1]).to(scores.dtype) if targets.dtype == torch.long else targets,
+        spec.label_smoothing, spec.reduction),
+}

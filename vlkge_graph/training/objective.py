@@ -5,11 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from vlkge_graph.core import DIRECTIONS
 from vlkge_graph.evaluation.index import FilterIndex
-from vlkge_graph.models.kge import DIRECTIONS, KGEModel
+from vlkge_graph.models.kge import KGEModel
 from vlkge_graph.training import losses
 from vlkge_graph.training.recipe import TrainingSpec
 from vlkge_graph.training.sampling import Corruptions
+
+#: Training modes -> the losses that fit them (recipe validation reads this table).
+MODES: dict[str, dict[str, object]] = {"negatives": losses.NEGATIVE_LOSSES, "1vsall": losses.ALL_ENTITY_LOSSES,
+                                       "kvsall": losses.ALL_ENTITY_LOSSES}
 
 
 class Objective(nn.Module):
@@ -37,10 +42,12 @@ class Objective(nn.Module):
             loss = self._negatives(batch, negatives)
         elif spec.mode == "1vsall":
             loss = self._one_vs_all(batch)
-        else:
+        elif spec.mode == "kvsall":
             if extra is None:
                 raise ValueError("kvsall mode needs a direction id per query")
             loss = self._k_vs_all(batch, extra)
+        else:
+            raise ValueError(f"unknown training mode {spec.mode!r}; choose one of {list(MODES)}")
         if self.hard_negatives is not None and spec.hard_negative_weight > 0:
             loss = loss + spec.hard_negative_weight * self._hard_negatives()
         if spec.regularizer != "none" and spec.regularization_weight > 0:
@@ -63,12 +70,7 @@ class Objective(nn.Module):
         spec = self.spec
         pos, neg = self.model.score_corruptions(positives, negatives.entities, negatives.head, negatives.chunk,
                                                 spec.sides)
-        pos, neg, valid = pos.float(), neg.float(), negatives.valid
-        if spec.loss == "logistic":
-            return losses.logistic(pos, neg, valid, spec.reduction)
-        if spec.loss == "margin":
-            return losses.margin_ranking(pos, neg, valid, spec.margin, spec.reduction)
-        return losses.self_adversarial(pos, neg, valid, spec.adversarial_temperature, spec.reduction)
+        return losses.NEGATIVE_LOSSES[spec.loss](pos.float(), neg.float(), negatives.valid, spec)
 
     def _hard_negatives(self) -> Tensor:
         """Logistic loss of curated false triples (label -1): at most a batch of them per step."""
@@ -79,12 +81,7 @@ class Objective(nn.Module):
         return nn.functional.softplus(self.model(hard).float()).mean()
 
     def _all_entities(self, scores: Tensor, targets: Tensor) -> Tensor:
-        spec = self.spec
-        if spec.loss == "cross_entropy":
-            return losses.cross_entropy(scores, targets, spec.label_smoothing, spec.reduction)
-        if targets.dtype == torch.long:
-            targets = nn.functional.one_hot(targets, scores.shape[-1]).to(scores.dtype)
-        return losses.binary_cross_entropy(scores, targets, spec.label_smoothing, spec.reduction)
+        return losses.ALL_ENTITY_LOSSES[self.spec.loss](scores, targets, self.spec)
 
     def _one_vs_all(self, positives: Tensor) -> Tensor:
         candidates = self.model.entity_vectors()

@@ -8,6 +8,7 @@ mode) are checked here too, before any data is loaded.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,7 @@ Direction = Literal["head", "tail"]
 class ModelSpec:
     """The model: backbone, size, fusion and the complex backbones' imaginary parts."""
 
-    backbone: Literal["transe", "distmult", "complex", "rotate"] = "complex"
+    backbone: str = "complex"  # a key of vlkge_graph.models.BACKBONES
     dim: int = 128
     fusion: Literal["average", "concat", "weighted"] = "average"
     imaginary: Literal["table", "gated"] = "table"
@@ -42,8 +43,8 @@ class TrainingSpec:
 
     #: ``negatives``: each positive against sampled corruptions; ``1vsall``: each (query, answer)
     #: against every entity; ``kvsall``: each distinct query against every entity, all answers true.
-    mode: Literal["negatives", "1vsall", "kvsall"] = "negatives"
-    loss: Literal["logistic", "margin", "self_adversarial", "cross_entropy", "bce"] = "logistic"
+    mode: str = "negatives"  # a key of training.objective.MODES
+    loss: str = "logistic"  # one of the losses MODES allows for the mode (training/losses.py tables)
     #: ``mean`` (the reference code) or ``sum`` (the paper's formula) over scored triples.
     reduction: Literal["mean", "sum"] = "mean"
     margin: float = 1.0
@@ -112,20 +113,20 @@ class Recipe:
         return asdict(self)
 
 
-_NEGATIVE_LOSSES = ("logistic", "margin", "self_adversarial")
-_ALL_ENTITY_LOSSES = ("cross_entropy", "bce")
-
-
 def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
     """Validate a recipe mapping; errors name ``where`` and the key."""
+    from vlkge_graph.training.objective import MODES  # the objective imports this module
+
     recipe = build(Recipe, data, f"{where}:")
     train = recipe.training
-    if train.mode == "negatives" and train.loss not in _NEGATIVE_LOSSES:
-        raise ConfigError(f"{where}: training.loss {train.loss!r} needs training.mode 1vsall or kvsall; "
-                          f"with negatives use one of {list(_NEGATIVE_LOSSES)}")
-    if train.mode != "negatives" and train.loss not in _ALL_ENTITY_LOSSES:
-        raise ConfigError(f"{where}: training.loss {train.loss!r} does not fit training.mode "
-                          f"{train.mode!r}; use one of {list(_ALL_ENTITY_LOSSES)}")
+    _one_of(where, "model.backbone", recipe.model.backbone, BACKBONES)
+    _one_of(where, "training.mode", train.mode, MODES)
+    if train.loss not in MODES[train.mode]:
+        fitting = [mode for mode, allowed in MODES.items() if train.loss in allowed]
+        raise ConfigError(f"{where}: training.loss {train.loss!r} does not fit training.mode {train.mode!r}; "
+                          f"use one of {list(MODES[train.mode])}"
+                          + (f", or training.mode {' or '.join(fitting)}" if fitting else
+                             f" (known losses: {sorted({loss for losses in MODES.values() for loss in losses})})"))
     positive = {"model.dim": recipe.model.dim, "training.batch_size": train.batch_size,
                 "training.epochs": train.epochs, "training.num_negatives": train.num_negatives,
                 "training.eval_every": train.eval_every}
@@ -150,6 +151,11 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
         raise ConfigError(f"{where}: model.options {unknown} do not apply to {recipe.model.backbone}; "
                           f"allowed: {allowed}")
     return recipe
+
+
+def _one_of(where: str, key: str, value: str, table: Mapping[str, object]) -> None:
+    if value not in table:
+        raise ConfigError(f"{where}: {key}: {value!r} is not one of {list(table)}")
 
 
 def backbone_options(backbone: str) -> list[str]:

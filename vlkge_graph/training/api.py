@@ -1,7 +1,10 @@
-"""``train`` and ``evaluate``: plain Python API functions plus the typer commands that wrap them.
+"""The training application layer: ``fit``, ``evaluate_run``, ``load_trained`` (what ``sync`` stages call) and
+``train`` / ``evaluate`` (what the CLI's file-based commands call).
 
-They wire the stages together: dataset (ETL recipe or snapshot directory) -> TrainingData ->
-features (encoder cache) -> model -> Trainer -> filtered ranking -> ``metrics.json`` and checkpoints.
+They wire the parts together: dataset (ETL recipe or snapshot directory) -> TrainingData -> features
+(given, or through the encoder cache) -> model -> Trainer -> filtered ranking -> ``metrics.json``,
+``model.pt`` and the published parameters. A :class:`TrainedRun` is the one in-memory product that
+evaluate and predict share, so a sync builds its model once.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,14 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from vlkge_graph.encoders.base import resolve_device
+from vlkge_graph.core import resolve_device
 from vlkge_graph.errors import DataError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import MODALITY_BUCKETS, RankingResult, modality_bucket_ids
-from vlkge_graph.evaluation.ranking import evaluate as rank_queries
+from vlkge_graph.evaluation.ranking import rank_queries
 from vlkge_graph.models import Features, KGEModel, build_model
+from vlkge_graph.published import PublishedParams
 from vlkge_graph.snapshot import MANIFEST, read_snapshot
 from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
@@ -35,7 +39,7 @@ METRICS_FILE = "metrics.json"
 CHECKPOINTS = "checkpoints"
 
 
-def load_tables(dataset: str) -> TableSet:
+def read_tables(dataset: str) -> TableSet:
     """A snapshot directory (it has a manifest) or an ETL recipe name / path."""
     if (Path(dataset) / MANIFEST).is_file():
         return read_snapshot(dataset)[0]
@@ -44,8 +48,8 @@ def load_tables(dataset: str) -> TableSet:
     return read_dataset(dataset)
 
 
-def load_features(tables: TableSet, recipe: Recipe, device: torch.device,
-                  progress: bool = True) -> Features | None:
+def model_features(tables: TableSet, recipe: Recipe, device: torch.device,
+                   progress: bool = True) -> Features | None:
     """The recipe's modality features through the encoder cache; None in structure-only mode."""
     if not recipe.features:
         return None
@@ -111,24 +115,67 @@ def _environment(device: torch.device) -> dict[str, Any]:
     return env
 
 
-def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
-          output: str | Path | None = None, resume: bool = True, progress: bool = True,
-          console: Console | None = None, hard_negatives: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Train a recipe, evaluate the best model on the test split, write ``output`` (checkpoints,
-    ``model.pt``, ``metrics.json``) and return the metrics. ``dataset`` overrides the recipe's
-    (e.g. a snapshot directory exported from Neo4j). ``hard_negatives``: (head, relation, tail) names of
-    triples known to be false (rejected candidates), pushed down during training."""
+@dataclass
+class TrainedRun:
+    """A trained model ready to score, with the data, tables and recipe it was trained with."""
+
+    model: KGEModel
+    data: TrainingData
+    tables: TableSet
+    recipe: Recipe
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def evaluate(self, split: str = "test", progress: bool = False) -> RankingResult:
+        """Filtered ranking of ``split`` under the recipe's protocol."""
+        return rank_split(self.model, self.data, split, self.recipe.evaluation, self.device, progress)
+
+    def metrics(self, split: str, result: RankingResult) -> dict[str, Any]:
+        return {"recipe": self.recipe.name, "dataset": self.data.name, split: result.to_dict(self.groups(result)),
+                "environment": _environment(self.device)}
+
+    def groups(self, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
+        return result_groups(self.model, result)
+
+    @torch.no_grad()
+    def published(self) -> PublishedParams:
+        """Entity vectors and the backbone's own published parameters (see PublishedParams)."""
+        model = self.model
+        options, table = model.backbone.published_params()
+        table = table.float().cpu().numpy()
+        r = model.num_relations
+        return PublishedParams(backbone=self.recipe.model.backbone, dim=model.backbone.dim,
+                               reciprocal=model.reciprocal, entity_ids=list(self.data.entity_ids),
+                               relation_ids=list(self.data.relation_ids),
+                               entity_vectors=model.entity_vectors().float().cpu().numpy(),
+                               relation_vectors=table[:r], inverse_vectors=table[r:2 * r] if model.reciprocal else None,
+                               options=options)
+
+
+def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
+        output: str | Path | None = None, resume: bool = True, progress: bool = True,
+        console: Console | None = None, hard_negatives: pd.DataFrame | None = None,
+        features: Features | None = None, tables: TableSet | None = None) -> tuple[TrainedRun, dict[str, Any]]:
+    """Train a recipe (the best validation model is kept) and return it with a training report. Writes
+    ``output`` (checkpoints, ``model.pt``). ``dataset`` overrides the recipe's (e.g. a snapshot directory
+    exported from Neo4j); ``tables``: the dataset already read; ``features``: already encoded ones (else
+    through the encoder cache);
+    ``hard_negatives``: (head, relation, tail) names of triples known to be false (rejected candidates),
+    pushed down during training."""
     console = console or Console(stderr=True)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
         recipe = replace(recipe, dataset=dataset)
     dev = resolve_device(device)
     out = Path(output) if output is not None else None
-    tables = load_tables(recipe.dataset)
+    tables = tables if tables is not None else read_tables(recipe.dataset)
     data = TrainingData.from_tables(tables)
     if hard_negatives is not None and len(hard_negatives):
         data = data.with_hard_negatives(hard_negatives)
-    features = load_features(tables, recipe, dev, progress)
+    if features is None:
+        features = model_features(tables, recipe, dev, progress)
     seed_everything(recipe.training.seed)
     model = make_model(recipe, data, features)
     meta = {"recipe": recipe.to_dict(), "entity_ids": list(data.entity_ids),
@@ -145,29 +192,40 @@ def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: st
     known, pools = data.filter_index().to(trainer.device), candidate_pools(data, recipe.evaluation)
     start = time.perf_counter()
     state = trainer.fit(resume=resume)
-    seconds = time.perf_counter() - start
-    if trainer.rank != 0:
-        return {}
-    result = rank_split(model, data, "test", recipe.evaluation, trainer.device, progress, known, pools)
-    metrics = {"recipe": recipe.name, "dataset": data.name, "data": data.summary(),
-               "test": result.to_dict(result_groups(model, result)),
-               "training": {"epochs": state.epoch, "best_epoch": state.best_epoch,
-                            "best_valid_mrr": state.best_metric if has_valid else None,
-                            "stopped_early": state.stopped_early, "seconds": seconds,
-                            "history": state.history},
-               "environment": _environment(trainer.device)}
-    if out is not None:
+    report = {"epochs": state.epoch, "best_epoch": state.best_epoch,
+              "best_valid_mrr": state.best_metric if has_valid else None, "stopped_early": state.stopped_early,
+              "seconds": time.perf_counter() - start, "history": state.history, "rank": trainer.rank}
+    if out is not None and trainer.rank == 0:
         checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
-        (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
-    console.print(result.table(title=f"{recipe.name}: test", groups=result_groups(model, result)))
+    return TrainedRun(model.eval(), data, tables, recipe), report
+
+
+def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
+          output: str | Path | None = None, resume: bool = True, progress: bool = True,
+          console: Console | None = None, hard_negatives: pd.DataFrame | None = None,
+          features: Features | None = None) -> dict[str, Any]:
+    """:func:`fit`, then evaluate the best model on the test split; writes ``metrics.json`` into ``output``
+    and returns the metrics (what ``vlkge-graph train`` does)."""
+    console = console or Console(stderr=True)
+    run, report = fit(recipe, dataset=dataset, device=device, output=output, resume=resume, progress=progress,
+                      console=console, hard_negatives=hard_negatives, features=features)
+    if report.pop("rank") != 0:
+        return {}
+    result = run.evaluate("test", progress)
+    metrics = {**run.metrics("test", result), "data": run.data.summary(), "training": report}
+    if output is not None:
+        (Path(output) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+    console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
     return metrics
 
 
 def load_trained(model_path: str | Path, *, dataset: str | None = None, device: str | None = None,
-                 progress: bool = False) -> tuple[KGEModel, TrainingData, TableSet, Recipe]:
+                 progress: bool = False, features: Features | None = None,
+                 tables: TableSet | None = None) -> TrainedRun:
     """A trained model ready to score, with its data: from ``model.pt``, a checkpoint, or a ``train``
     output directory. ``dataset`` overrides the recipe's (e.g. the snapshot it was trained on); its
-    entities and relations must be the ones the model was trained on, in the same order."""
+    entities and relations must be the ones the model was trained on, in the same order. ``tables`` /
+    ``features``: the dataset already read / already encoded (a run directory's), else read / encoded here."""
     path = Path(model_path)
     if path.is_dir():
         path = path / MODEL_FILE
@@ -177,14 +235,16 @@ def load_trained(model_path: str | Path, *, dataset: str | None = None, device: 
     if dataset is not None:
         recipe = replace(recipe, dataset=dataset)
     dev = resolve_device(device)
-    tables = load_tables(recipe.dataset)
+    tables = tables if tables is not None else read_tables(recipe.dataset)
     data = TrainingData.from_tables(tables)
     if list(data.entity_ids) != meta["entity_ids"] or list(data.relation_ids) != meta["relation_ids"]:
         raise DataError(f"{path}: the dataset {recipe.dataset!r} does not hold the entities / relations "
                         "the model was trained on")
-    model = make_model(recipe, data, load_features(tables, recipe, dev, progress))
+    if features is None:
+        features = model_features(tables, recipe, dev, progress)
+    model = make_model(recipe, data, features)
     model.load_state_dict(payload["model"])
-    return model.to(dev).eval(), data, tables, recipe
+    return TrainedRun(model.to(dev).eval(), data, tables, recipe)
 
 
 def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None = None,
@@ -193,14 +253,11 @@ def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None
     """Evaluate a trained model (see :func:`load_trained`) with its recipe's protocol; optionally
     write ``metrics-<split>.json`` into ``output``."""
     console = console or Console(stderr=True)
-    model, data, _, recipe = load_trained(model_path, dataset=dataset, device=device, progress=progress)
-    dev = next(model.parameters()).device
-    result = rank_split(model, data, split, recipe.evaluation, dev, progress)
-    groups = result_groups(model, result)
-    metrics = {"recipe": recipe.name, "dataset": data.name, split: result.to_dict(groups),
-               "environment": _environment(dev)}
+    run = load_trained(model_path, dataset=dataset, device=device, progress=progress)
+    result = run.evaluate(split, progress)
+    metrics = run.metrics(split, result)
     if output is not None:
         Path(output).mkdir(parents=True, exist_ok=True)
         (Path(output) / f"metrics-{split}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    console.print(result.table(title=f"{recipe.name}: {split}", groups=groups))
+    console.print(result.table(title=f"{run.recipe.name}: {split}", groups=run.groups(result)))
     return metrics
