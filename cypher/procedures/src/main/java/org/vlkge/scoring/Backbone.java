@@ -15,14 +15,23 @@ import org.vlkge.VlkgeException;
 public abstract class Backbone {
     private final String key;
     private final int dim;
+    private final int entityWidth;
+    private final int relationWidth;
 
-    /** Reads {@code backbone} and a positive {@code dim}; the subclass reads its own options. */
-    protected Backbone(BackboneOptions options) {
+    /**
+     * Reads {@code backbone} and a positive {@code dim}; the subclass reads its own options.
+     *
+     * @param entityPerDim stored entity values per dimension: 1 (reals) or 2 ({@code [real | imaginary]})
+     * @param relationPerDim stored relation values per dimension
+     */
+    protected Backbone(BackboneOptions options, int entityPerDim, int relationPerDim) {
         this.key = options.key();
         this.dim = options.integer("dim");
         if (dim <= 0) {
             throw options.error("has 'dim' = " + dim + "; the backbone dimension must be positive");
         }
+        this.entityWidth = entityPerDim * dim;
+        this.relationWidth = relationPerDim * dim;
     }
 
     /** The name the Python side writes ({@code VlkgeRun.backbone}). */
@@ -35,10 +44,14 @@ public abstract class Backbone {
     }
 
     /** Width of a stored entity vector ({@code vlkge_embedding*}). */
-    public abstract int entityWidth();
+    public final int entityWidth() {
+        return entityWidth;
+    }
 
     /** Width of a stored relation vector ({@code VlkgeRelation.vector} / {@code inverse_vector}). */
-    public abstract int relationWidth();
+    public final int relationWidth() {
+        return relationWidth;
+    }
 
     /**
      * The query {@code (anchor, r, ?)} ({@link Direction#TAIL}) or {@code (?, r, anchor)} ({@link Direction#HEAD})

@@ -11,17 +11,7 @@ import org.vlkge.scoring.Query;
  */
 public final class ComplEx extends Backbone {
     public ComplEx(BackboneOptions options) {
-        super(options);
-    }
-
-    @Override
-    public int entityWidth() {
-        return 2 * dim();
-    }
-
-    @Override
-    public int relationWidth() {
-        return 2 * dim();
+        super(options, 2, 2); // entities and relations: dim complex numbers
     }
 
     /**

@@ -11,17 +11,7 @@ import org.vlkge.scoring.Query;
  */
 public final class DistMult extends Backbone {
     public DistMult(BackboneOptions options) {
-        super(options);
-    }
-
-    @Override
-    public int entityWidth() {
-        return dim();
-    }
-
-    @Override
-    public int relationWidth() {
-        return dim();
+        super(options, 1, 1); // entities and relations: dim reals
     }
 
     /** {@code (anchor * r) . c}: the formula is symmetric in head and tail. */

@@ -16,19 +16,9 @@ public final class RotatE extends Backbone {
     private final int p;
 
     public RotatE(BackboneOptions options) {
-        super(options);
+        super(options, 2, 1); // entities: dim complex numbers; relations: dim phases
         this.gamma = options.number("gamma");
         this.p = options.integer("p", 1, 2);
-    }
-
-    @Override
-    public int entityWidth() {
-        return 2 * dim();
-    }
-
-    @Override
-    public int relationWidth() {
-        return dim();
     }
 
     /** Tail: {@code q = h o r}; head: {@code q = t o conj(r)}, since {@code |h o r - t| = |h - t o conj(r)|}. */

@@ -16,20 +16,10 @@ public final class TransE extends Backbone {
     private final boolean normalize;
 
     public TransE(BackboneOptions options) {
-        super(options);
+        super(options, 1, 1); // entities and relations: dim reals
         this.gamma = options.number("gamma");
         this.p = options.integer("p", 1, 2);
         this.normalize = options.bool("normalize");
-    }
-
-    @Override
-    public int entityWidth() {
-        return dim();
-    }
-
-    @Override
-    public int relationWidth() {
-        return dim();
     }
 
     /** Tail: {@code q = n(h) + n(r)}; head: {@code q = n(t) - n(r)}; then {@code gamma - || q - n(c) ||_p}. */
