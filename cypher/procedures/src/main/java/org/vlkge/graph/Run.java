@@ -5,9 +5,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.vlkge.VlkgeException;
+import org.vlkge.scoring.Backbone;
 import org.vlkge.scoring.Direction;
 import org.vlkge.scoring.Query;
-import org.vlkge.scoring.Scoring;
 
 /**
  * A published run as the procedures see it: the backbone with its parameters, the relation vectors,
@@ -22,7 +22,7 @@ import org.vlkge.scoring.Scoring;
  * @param byType relation parameters by Neo4j relationship type (first one when several share a type)
  */
 public record Run(String runId, boolean active, String scope, String embeddingProperty, boolean reciprocal,
-                  Scoring scoring, List<String> entityLabels, Map<String, Object> node,
+                  Backbone backbone, List<String> entityLabels, Map<String, Object> node,
                   Map<String, RelationParams> byRelation, Map<String, RelationParams> byType) {
 
     /** The relation named {@code nameOrType} (a dataset relation name first, else a relationship type), or null. */
@@ -63,13 +63,13 @@ public record Run(String runId, boolean active, String scope, String embeddingPr
     public Query query(double[] anchor, RelationParams relation, Direction direction) {
         if (direction == Direction.HEAD && reciprocal) {
             checkWidth(relation, relation.inverseVector(), "inverse_vector");
-            return scoring.query(anchor, relation.inverseVector(), Direction.TAIL);
+            return backbone.query(anchor, relation.inverseVector(), Direction.TAIL);
         }
-        return scoring.query(anchor, relation.vector(), direction);
+        return backbone.query(anchor, relation.vector(), direction);
     }
 
     public int entityWidth() {
-        return scoring.entityWidth();
+        return backbone.entityWidth();
     }
 
     private void checkWidth(RelationParams params, double[] vector, String property) {
@@ -79,11 +79,11 @@ public record Run(String runId, boolean active, String scope, String embeddingPr
             throw new VlkgeException("relation '" + params.relation() + "' of run '" + runId + "' has no numeric "
                     + property + why);
         }
-        if (vector.length != scoring.relationWidth()) {
+        if (vector.length != backbone.relationWidth()) {
             throw new VlkgeException("dimension mismatch: relation '" + params.relation() + "' of run '" + runId
                     + "' has " + vector.length + " values in its " + property + " but the "
-                    + scoring.backbone().key() + " backbone (dim " + scoring.dim() + ") expects "
-                    + scoring.relationWidth());
+                    + backbone.key() + " backbone (dim " + backbone.dim() + ") expects "
+                    + backbone.relationWidth());
         }
     }
 }

@@ -20,7 +20,8 @@ import org.neo4j.graphdb.ResourceIterator;
 import org.neo4j.graphdb.Transaction;
 import org.vlkge.VlkgeException;
 import org.vlkge.scoring.Backbone;
-import org.vlkge.scoring.Scoring;
+import org.vlkge.scoring.BackboneOptions;
+import org.vlkge.scoring.backbones.Backbones;
 
 /**
  * Loads runs and their relation vectors from the graph, and picks the run a call uses: the one named by
@@ -125,19 +126,7 @@ public final class RunLoader {
         if (runId == null) {
             throw new VlkgeException("a (:VlkgeRun) node has no run_id");
         }
-        Backbone backbone = Backbone.fromKey(string(props, "backbone", "<missing>"));
-        int dim = (int) number(props, "dim", runId, true, 0);
-        boolean margin = backbone == Backbone.TRANSE || backbone == Backbone.ROTATE;
-        double gamma = number(props, "gamma", runId, margin, 0.0);
-        int p = (int) number(props, "p", runId, margin, 2);
-        boolean normalize = false;
-        if (backbone == Backbone.TRANSE) {
-            if (!(props.get("normalize") instanceof Boolean b)) {
-                throw new VlkgeException("run '" + runId + "' (transe) has no boolean 'normalize' property");
-            }
-            normalize = b;
-        }
-        Scoring scoring = new Scoring(backbone, dim, gamma, p, normalize);
+        Backbone backbone = Backbones.create(new BackboneOptions("run '" + runId + "'", props));
 
         Map<String, RelationParams> byRelation = new HashMap<>();
         Map<String, RelationParams> byType = new HashMap<>();
@@ -158,7 +147,7 @@ public final class RunLoader {
         List<String> labels = entityLabels(node);
         boolean active = Boolean.TRUE.equals(props.get("active"));
         return new Run(runId, active, string(props, "scope", null), embeddingProperty(props, runId),
-                Boolean.TRUE.equals(props.get("reciprocal")), scoring,
+                Boolean.TRUE.equals(props.get("reciprocal")), backbone,
                 labels, new LinkedHashMap<>(props), byRelation, byType);
     }
 
@@ -195,18 +184,5 @@ public final class RunLoader {
     private static String string(Map<String, Object> props, String key, String fallback) {
         Object v = props.get(key);
         return v instanceof String s ? s : fallback;
-    }
-
-    private static double number(Map<String, Object> props, String key, String runId, boolean required,
-                                 double fallback) {
-        Object v = props.get(key);
-        if (v instanceof Number n) {
-            return n.doubleValue();
-        }
-        if (required) {
-            throw new VlkgeException("run '" + runId + "' (" + props.get("backbone") + ") has no numeric '"
-                    + key + "' property");
-        }
-        return fallback;
     }
 }

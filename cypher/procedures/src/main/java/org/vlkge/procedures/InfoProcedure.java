@@ -69,8 +69,8 @@ public class InfoProcedure {
         row.scope = run.scope();
         row.status = string(n.get("status"));
         row.active = run.active();
-        row.backbone = run.scoring().backbone().key();
-        row.dim = run.scoring().dim();
+        row.backbone = run.backbone().key();
+        row.dim = run.backbone().dim();
         row.entityWidth = run.entityWidth();
         row.gamma = n.get("gamma") instanceof Number g ? g.doubleValue() : null;
         row.p = n.get("p") instanceof Number p ? p.longValue() : null;

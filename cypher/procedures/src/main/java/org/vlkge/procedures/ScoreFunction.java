@@ -30,6 +30,6 @@ public class ScoreFunction {
         RelationParams params = run.relation(relation);
         double[] h = Vectors.embedding(head, run);
         double[] t = Vectors.embedding(tail, run);
-        return run.scoring().score(h, params.vector(), t);
+        return run.backbone().score(h, params.vector(), t);
     }
 }

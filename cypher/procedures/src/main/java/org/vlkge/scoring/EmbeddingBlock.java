@@ -94,7 +94,7 @@ public final class EmbeddingBlock {
                     double v = data[off + i];
                     s += v * v;
                 }
-                inv[row] = 1.0 / Math.max(Math.sqrt(s), Scoring.NORMALIZE_EPS);
+                inv[row] = 1.0 / Math.max(Math.sqrt(s), Query.NORMALIZE_EPS);
             }
             inverseNorms = inv;
         }

@@ -2,18 +2,25 @@ package org.vlkge.scoring;
 
 /**
  * One query's scores against a block of candidate vectors: the query-side work is done once
- * ({@link Scoring#query}), then each candidate costs one tight loop over its {@code width} floats.
+ * ({@link Backbone#query}), then each candidate costs one tight loop over its {@code width} floats.
  *
  * <p>Two paths: {@link #score} is exact (double arithmetic, what results report); {@link #scoreAllFast} is
  * the ranking pass, float arithmetic over four candidates at a time (one load of the query per four rows,
  * four independent accumulators), within about 1e-6 relative of the exact score. Callers rank with the fast
  * pass, then rescore the best rows exactly (see {@code Predictor}).
+ *
+ * <p>The kernels here are the shared building blocks of the backbones ({@link #dot}, {@link #l1}, {@link #l2},
+ * {@link #complexL1}) and of similarity ({@link #cosine}); a backbone that needs another shape subclasses Query
+ * ({@link #score} and {@link #four}).
  */
 public abstract class Query {
+    /** {@code torch.nn.functional.normalize}'s eps: a vector shorter than this is divided by eps. */
+    public static final double NORMALIZE_EPS = 1e-12;
+
     protected final double[] q;
     protected final float[] qf;
 
-    Query(double[] q) {
+    protected Query(double[] q) {
         this.q = q;
         this.qf = new float[q.length];
         for (int i = 0; i < q.length; i++) {
@@ -33,6 +40,26 @@ public abstract class Query {
             unit[i] = v[i] * scale;
         }
         return new Cosine(unit);
+    }
+
+    /** {@code q . c} (DistMult, ComplEx). */
+    public static Query dot(double[] q) {
+        return new Dot(q);
+    }
+
+    /** {@code gamma - sum |q - n(c)|}, {@code n} = L2 normalisation when {@code normalize} (TransE p = 1). */
+    public static Query l1(double[] q, double gamma, boolean normalize) {
+        return new L1(q, gamma, normalize);
+    }
+
+    /** {@code gamma - || q - n(c) ||_2} over the whole stored vector (TransE p = 2, RotatE p = 2). */
+    public static Query l2(double[] q, double gamma, boolean normalize) {
+        return new L2(q, gamma, normalize);
+    }
+
+    /** {@code gamma - sum_i |q_i - c_i|} over the complex coordinates of {@code [real | imaginary]} (RotatE p = 1). */
+    public static Query complexL1(double[] q, double gamma) {
+        return new ComplexL1(q, gamma);
     }
 
     /** The query vector's width (= the candidates' width). */
@@ -74,7 +101,8 @@ public abstract class Query {
     }
 
     /** Float scores of the four rows starting at {@code off} into {@code out[row .. row + 3]}. */
-    abstract void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row);
+    protected abstract void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out,
+                                 int row);
 
     /** DistMult and ComplEx: {@code q . c}. */
     static class Dot extends Query {
@@ -101,7 +129,7 @@ public abstract class Query {
         }
 
         @Override
-        void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
+        protected void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
             float[] q = qf;
             int o1 = off + w, o2 = o1 + w, o3 = o2 + w;
             float a = 0, b = 0, d = 0, e = 0;
@@ -136,7 +164,7 @@ public abstract class Query {
         }
 
         @Override
-        void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
+        protected void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
             super.four(c, off, w, i0, i1, i2, i3, out, row);
             out[row] *= i0;
             out[row + 1] *= i1;
@@ -180,7 +208,7 @@ public abstract class Query {
         }
 
         @Override
-        void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
+        protected void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
             float[] q = qf;
             int o1 = off + w, o2 = o1 + w, o3 = o2 + w;
             float a = 0, b = 0, d = 0, e = 0;
@@ -239,7 +267,7 @@ public abstract class Query {
         }
 
         @Override
-        void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
+        protected void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
             float[] q = qf;
             int o1 = off + w, o2 = o1 + w, o3 = o2 + w;
             float a = 0, b = 0, d = 0, e = 0;
@@ -286,7 +314,7 @@ public abstract class Query {
         }
 
         @Override
-        void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
+        protected void four(float[] c, int off, int w, float i0, float i1, float i2, float i3, float[] out, int row) {
             float[] q = qf;
             int n = dim;
             int o1 = off + w, o2 = o1 + w, o3 = o2 + w;

@@ -8,7 +8,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 import org.vlkge.scoring.Backbone;
-import org.vlkge.scoring.Scoring;
+import org.vlkge.scoring.BackboneOptions;
+import org.vlkge.scoring.backbones.Backbones;
 
 /**
  * A small published state written as docs/graph-model.md describes it: one (:VlkgeRun) of scope {@code label}
@@ -21,24 +22,29 @@ final class Fixture {
     static final String SLOT_B = "vlkge_embedding_b";
 
     /** A run's backbone parameters, as on the (:VlkgeRun) node. */
-    record Spec(Backbone backbone, int dim, double gamma, int p, boolean normalize, boolean reciprocal) {
-        Scoring scoring() {
-            return new Scoring(backbone, dim, gamma, p, normalize);
+    record Spec(String key, int dim, double gamma, int p, boolean normalize, boolean reciprocal) {
+        /** The run node's backbone properties, as a publish writes them. */
+        Map<String, Object> properties() {
+            return Map.of("backbone", key, "dim", dim, "gamma", gamma, "p", p, "normalize", normalize);
+        }
+
+        Backbone backbone() {
+            return Backbones.create(new BackboneOptions("fixture run", properties()));
         }
 
         Spec asReciprocal() {
-            return new Spec(backbone, dim, gamma, p, normalize, true);
+            return new Spec(key, dim, gamma, p, normalize, true);
         }
 
         static Spec of(String backbone, int dim, double gamma, int p, boolean normalize) {
-            return new Spec(Backbone.fromKey(backbone), dim, gamma, p, normalize, false);
+            return new Spec(backbone, dim, gamma, p, normalize, false);
         }
     }
 
     final String label;
     final String runId;
     final Spec spec;
-    final Scoring scoring;
+    final Backbone backbone;
     final String slot;
     final double[][] embeddings;
     final Map<String, double[]> relations = new LinkedHashMap<>();
@@ -48,7 +54,7 @@ final class Fixture {
         this.label = label;
         this.runId = runId;
         this.spec = spec;
-        this.scoring = spec.scoring();
+        this.backbone = spec.backbone();
         this.slot = slot;
         this.embeddings = embeddings;
     }
@@ -60,10 +66,10 @@ final class Fixture {
 
     static Fixture create(Harness h, String label, Spec spec, int entities, long seed, String slot) {
         Random rng = new Random(seed);
-        Scoring s = spec.scoring();
+        int width = spec.backbone().entityWidth();
         double[][] emb = new double[entities][];
         for (int i = 0; i < entities; i++) {
-            emb[i] = random(rng, s.entityWidth(), 1.0);
+            emb[i] = random(rng, width, 1.0);
         }
         Fixture f = new Fixture(label, "run-" + UUID.randomUUID(), spec, slot, emb);
         f.randomRelations(rng);
@@ -87,13 +93,13 @@ final class Fixture {
     }
 
     private void randomRelations(Random rng) {
-        double scale = spec.backbone() == Backbone.ROTATE ? 1.5 : 0.7;
+        double scale = spec.key().equals("rotate") ? 1.5 : 0.7; // phases
         for (String name : List.of("likes", "knows")) {
-            relations.put(name, random(rng, scoring.relationWidth(), scale));
+            relations.put(name, random(rng, backbone.relationWidth(), scale));
         }
         if (spec.reciprocal()) {
             for (String name : List.of("likes", "knows")) {
-                inverses.put(name, random(rng, scoring.relationWidth(), scale));
+                inverses.put(name, random(rng, backbone.relationWidth(), scale));
             }
         }
     }
@@ -106,11 +112,7 @@ final class Fixture {
         props.put("active", false);
         props.put("embedding_property", slot);
         props.put("reciprocal", spec.reciprocal());
-        props.put("backbone", spec.backbone().key());
-        props.put("dim", spec.dim());
-        props.put("gamma", spec.gamma());
-        props.put("p", spec.p());
-        props.put("normalize", spec.normalize());
+        props.putAll(spec.properties());
         props.put("encoder_image", "efficientnet-lite0");
         props.put("encoder_text", "all-MiniLM-L6-v2");
         props.put("fusion", "average");
@@ -176,12 +178,12 @@ final class Fixture {
             return score(key, relation, other);
         }
         if (spec.reciprocal()) {
-            return scoring.score(embeddings[key], inverses.get(relation), embeddings[other]);
+            return backbone.score(embeddings[key], inverses.get(relation), embeddings[other]);
         }
         return score(other, relation, key);
     }
 
     double score(int head, String relation, int tail) {
-        return scoring.score(embeddings[head], relations.get(relation), embeddings[tail]);
+        return backbone.score(embeddings[head], relations.get(relation), embeddings[tail]);
     }
 }

@@ -56,7 +56,7 @@ class PredictTimingTest {
                 double[] warm = Arrays.copyOfRange(ms, 10, ms.length);
                 Arrays.sort(warm);
                 System.out.printf("%s vlkge.predict: first call %.1f ms; last 30 calls median %.1f ms, min %.1f ms%n",
-                        run.spec.backbone(), ms[0], warm[warm.length / 2], warm[0]);
+                        run.spec.key(), ms[0], warm[warm.length / 2], warm[0]);
             }
         }
     }

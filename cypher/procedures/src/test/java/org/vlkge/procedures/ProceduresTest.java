@@ -104,11 +104,7 @@ class ProceduresTest {
             props.put("active", false);
             props.put("embedding_property", Fixture.SLOT_B);
             props.put("reciprocal", true);
-            props.put("backbone", c.get("backbone").asText());
-            props.put("dim", c.get("dim").asInt());
-            props.put("gamma", c.get("gamma").asDouble());
-            props.put("p", c.get("p").asInt());
-            props.put("normalize", c.get("normalize").asBoolean());
+            props.putAll(ScoreVectorsTest.runProperties(c));
             props.put("entity_labels", new String[] {heads, tails});
             List<double[]> hv = new ArrayList<>();
             List<double[]> tv = new ArrayList<>();
@@ -695,6 +691,19 @@ class ProceduresTest {
         String msg = error("MATCH (n:" + f.label + " {key: 0}) CALL vlkge.predict(n, 'likes', {runId: $run}) "
                 + "YIELD node RETURN node", Map.of("run", f.runId));
         assertTrue(msg.contains("embedding_property name") && msg.contains("vlkge_embedding_a"), msg);
+    }
+
+    @Test
+    void aBackboneOptionMissingFromTheRunNodeIsAnErrorNamingRunAndProperty() {
+        Fixture f = fixture("transe", 4, 12, 1, true, 3, 38);
+        h.run("MATCH (r:VlkgeRun {run_id: $run}) REMOVE r.normalize", Map.of("run", f.runId));
+        String msg = error("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}) "
+                + "RETURN vlkge.score(a, 'likes', b, $run)", Map.of("run", f.runId));
+        assertEquals("run '" + f.runId + "' (transe) has no boolean 'normalize' property", msg);
+        h.run("MATCH (r:VlkgeRun {run_id: $run}) SET r.backbone = 'transh'", Map.of("run", f.runId));
+        msg = error("CALL vlkge.info($run)", Map.of("run", f.runId));
+        assertTrue(msg.contains("run '" + f.runId + "' has unknown backbone 'transh'; expected one of [complex, "
+                + "distmult, rotate, transe]"), msg);
     }
 
     @Test

@@ -3,18 +3,23 @@ package org.vlkge.scoring;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.vlkge.scoring.backbones.Backbones;
 
 /**
  * The Java scorer against the shared test vectors the Python backbones generated
@@ -55,10 +60,30 @@ public class ScoreVectorsTest {
         return out;
     }
 
-    /** The Scoring a case describes (as a (:VlkgeRun) node would). */
-    static Scoring scoring(JsonNode c) {
-        return new Scoring(Backbone.fromKey(c.get("backbone").asText()), c.get("dim").asInt(),
-                c.get("gamma").asDouble(), c.get("p").asInt(), c.get("normalize").asBoolean());
+    /** The run node properties a case describes: {@code backbone}, {@code dim} and the backbone's options. */
+    public static Map<String, Object> runProperties(JsonNode c) {
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("backbone", c.get("backbone").asText());
+        props.put("dim", c.get("dim").asInt());
+        props.putAll(new ObjectMapper().convertValue(c.get("options"), new TypeReference<Map<String, Object>>() { }));
+        return props;
+    }
+
+    /** The backbone a case describes (as a (:VlkgeRun) node would). */
+    static Backbone backbone(JsonNode c) {
+        return Backbones.create(new BackboneOptions("case '" + c.get("name").asText() + "'", runProperties(c)));
+    }
+
+    @Test
+    void everyBackboneOfTheVectorsHasAJavaClassAndEveryJavaClassIsChecked() throws IOException {
+        Set<String> inVectors = new TreeSet<>();
+        cases().forEach(c -> inVectors.add(c.get("backbone").asText()));
+        for (String key : inVectors) {
+            assertTrue(Backbones.keys().contains(key), "backbone '" + key + "' of score_vectors.json has no Java "
+                    + "class: add one in org.vlkge.scoring.backbones and its entry in Backbones");
+        }
+        assertEquals(Backbones.keys(), inVectors, "a Java backbone without shared vectors is never checked against "
+                + "Python: add a case to vlkge_graph/models/test_vectors.py");
     }
 
     @Test
@@ -78,7 +103,7 @@ public class ScoreVectorsTest {
     @MethodSource("cases")
     void tripleScoresMatchPython(JsonNode c) throws IOException {
         double tolerance = document().get("tolerance").asDouble();
-        Scoring s = scoring(c);
+        Backbone s = backbone(c);
         double[] r = vector(c.get("relation"));
         JsonNode heads = c.get("heads");
         JsonNode tails = c.get("tails");
@@ -93,7 +118,7 @@ public class ScoreVectorsTest {
     @MethodSource("cases")
     void tailAndHeadQueriesMatchPython(JsonNode c) throws IOException {
         double tolerance = document().get("tolerance").asDouble();
-        Scoring s = scoring(c);
+        Backbone s = backbone(c);
         double[] r = vector(c.get("relation"));
         int width = s.entityWidth();
         JsonNode heads = c.get("heads");
@@ -120,7 +145,7 @@ public class ScoreVectorsTest {
     @MethodSource("cases")
     void reciprocalHeadQueriesMatchPython(JsonNode c) throws IOException {
         double tolerance = document().get("tolerance").asDouble();
-        Scoring s = scoring(c);
+        Backbone s = backbone(c);
         int width = s.entityWidth();
         JsonNode heads = c.get("heads");
         EmbeddingBlock headBlock = new EmbeddingBlock(new long[heads.size()], block(heads, width), width,

@@ -5,18 +5,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.vlkge.VlkgeException;
+import org.vlkge.scoring.backbones.Backbones;
 
-/** Query (block) scoring equals triple scoring for every backbone; TopK; dimension checks. */
+/** Query (block) scoring equals triple scoring for every backbone; TopK; dimension and option checks. */
 class ScoringTest {
-    private static final Scoring[] ALL = {
-        new Scoring(Backbone.TRANSE, 24, 12, 1, true), new Scoring(Backbone.TRANSE, 24, 12, 1, false),
-        new Scoring(Backbone.TRANSE, 24, 7, 2, true), new Scoring(Backbone.TRANSE, 24, 7, 2, false),
-        new Scoring(Backbone.DISTMULT, 24, 0, 2, false), new Scoring(Backbone.COMPLEX, 13, 0, 2, false),
-        new Scoring(Backbone.ROTATE, 13, 9, 1, false), new Scoring(Backbone.ROTATE, 13, 9, 2, false),
+    private static final Backbone[] ALL = {
+        backbone("transe", 24, 12, 1, true), backbone("transe", 24, 12, 1, false),
+        backbone("transe", 24, 7, 2, true), backbone("transe", 24, 7, 2, false),
+        backbone("distmult", 24, 0, 2, false), backbone("complex", 13, 0, 2, false),
+        backbone("rotate", 13, 9, 1, false), backbone("rotate", 13, 9, 2, false),
     };
+
+    /** The backbone of a run node with these properties (as a publish writes them). */
+    static Backbone backbone(String key, int dim, double gamma, int p, boolean normalize) {
+        return Backbones.create(new BackboneOptions("run 'test'",
+                Map.of("backbone", key, "dim", dim, "gamma", gamma, "p", p, "normalize", normalize)));
+    }
 
     private static double[] random(Random rng, int n) {
         double[] v = new double[n];
@@ -29,7 +37,7 @@ class ScoringTest {
     @Test
     void queriesAgreeWithTripleScores() {
         Random rng = new Random(3);
-        for (Scoring s : ALL) {
+        for (Backbone s : ALL) {
             int w = s.entityWidth();
             int n = 37;
             double[] anchor = random(rng, w);
@@ -48,7 +56,7 @@ class ScoringTest {
             float[] fastTails = block.scoreFast(s.query(anchor, r, Direction.TAIL));
             float[] fastHeads = block.scoreFast(s.query(anchor, r, Direction.HEAD));
             for (int j = 0; j < n; j++) {
-                String what = s.backbone() + " row " + j;
+                String what = s.key() + " row " + j;
                 assertEquals(s.score(anchor, r, rows[j]), tails[j], 1e-9, what);
                 assertEquals(s.score(rows[j], r, anchor), heads[j], 1e-9, what);
                 assertEquals(tails[j], fastTails[j], 1e-5 * Math.max(1, Math.abs(tails[j])), what + " (fast)");
@@ -60,7 +68,7 @@ class ScoringTest {
     @Test
     void rankerReturnsTheExactTopKWithExactScores() {
         Random rng = new Random(4);
-        Scoring s = new Scoring(Backbone.ROTATE, 16, 12, 1, false);
+        Backbone s = backbone("rotate", 16, 12, 1, false);
         int n = 501;
         int w = s.entityWidth();
         float[] data = new float[n * w];
@@ -120,24 +128,56 @@ class ScoringTest {
 
     @Test
     void dimensionMismatchIsAnError() {
-        Scoring s = new Scoring(Backbone.COMPLEX, 4, 0, 2, false);
+        Backbone s = backbone("complex", 4, 0, 2, false);
         VlkgeException e = assertThrows(VlkgeException.class,
                 () -> s.score(new double[4], new double[8], new double[8]));
         assertTrue(e.getMessage().contains("dimension mismatch"), e.getMessage());
         e = assertThrows(VlkgeException.class, () -> s.query(new double[8], new double[4], Direction.TAIL));
         assertTrue(e.getMessage().contains("relation vector has 4 values"), e.getMessage());
-        assertThrows(VlkgeException.class, () -> new Scoring(Backbone.TRANSE, 4, 1, 3, true));
-        assertThrows(VlkgeException.class, () -> Backbone.fromKey("transh"));
+        assertThrows(VlkgeException.class, () -> backbone("transe", 4, 1, 3, true));
+        assertThrows(VlkgeException.class, () -> backbone("transh", 4, 1, 2, true));
         assertThrows(VlkgeException.class, () -> Direction.fromKey("sideways"));
+    }
+
+    /** The error {@link Backbones#create} throws for a run node with {@code props}. */
+    private static String createError(Map<String, Object> props) {
+        return assertThrows(VlkgeException.class,
+                () -> Backbones.create(new BackboneOptions("run 'r1'", props))).getMessage();
+    }
+
+    @Test
+    void eachBackboneReadsItsOwnOptionsWithErrorsNamingTheRunAndProperty() {
+        assertEquals("run 'r1' (transe) has no numeric 'gamma' property",
+                createError(Map.of("backbone", "transe", "dim", 4, "p", 1, "normalize", true)));
+        assertEquals("run 'r1' (transe) has no boolean 'normalize' property",
+                createError(Map.of("backbone", "transe", "dim", 4, "gamma", 1.0, "p", 1, "normalize", "yes")));
+        assertEquals("run 'r1' (rotate) has 'p' = 3; expected one of [1, 2]",
+                createError(Map.of("backbone", "rotate", "dim", 4, "gamma", 1.0, "p", 3L)));
+        assertEquals("run 'r1' (rotate) has 'p' = 1.5; expected an integer",
+                createError(Map.of("backbone", "rotate", "dim", 4, "gamma", 1.0, "p", 1.5)));
+        assertEquals("run 'r1' (complex) has no numeric 'dim' property", createError(Map.of("backbone", "complex")));
+        assertEquals("run 'r1' (distmult) has 'dim' = 0; the backbone dimension must be positive",
+                createError(Map.of("backbone", "distmult", "dim", 0)));
+        assertEquals("run 'r1' has unknown backbone 'transh'; expected one of [complex, distmult, rotate, transe]",
+                createError(Map.of("backbone", "transh", "dim", 4)));
+        assertEquals("run 'r1' has no string 'backbone' property", createError(Map.of("dim", 4)));
+        // DistMult and ComplEx read no options; RotatE reads no normalize; p may be stored as a long or 2.0
+        assertEquals(4, Backbones.create(new BackboneOptions("run 'r1'", Map.of("backbone", "distmult",
+                "dim", 4L))).dim());
+        assertEquals("complex", Backbones.create(new BackboneOptions("run 'r1'", Map.of("backbone", "complex",
+                "dim", 4))).key());
+        assertEquals(8, Backbones.create(new BackboneOptions("run 'r1'", Map.of("backbone", "rotate", "dim", 4,
+                "gamma", 6, "p", 2.0))).entityWidth());
     }
 
     @Test
     void widths() {
-        assertEquals(8, Backbone.COMPLEX.entityWidth(4));
-        assertEquals(8, Backbone.COMPLEX.relationWidth(4));
-        assertEquals(8, Backbone.ROTATE.entityWidth(4));
-        assertEquals(4, Backbone.ROTATE.relationWidth(4));
-        assertEquals(4, Backbone.TRANSE.relationWidth(4));
+        assertEquals(8, backbone("complex", 4, 0, 2, false).entityWidth());
+        assertEquals(8, backbone("complex", 4, 0, 2, false).relationWidth());
+        assertEquals(8, backbone("rotate", 4, 1, 2, false).entityWidth());
+        assertEquals(4, backbone("rotate", 4, 1, 2, false).relationWidth());
+        assertEquals(4, backbone("transe", 4, 1, 2, false).relationWidth());
+        assertEquals(4, backbone("distmult", 4, 0, 2, false).entityWidth());
     }
 
     @Test
@@ -161,7 +201,7 @@ class ScoringTest {
     @Test
     void normalizationOfZeroVectorFollowsTorch() {
         // F.normalize divides by max(||x||, eps): a zero vector stays zero.
-        Scoring s = new Scoring(Backbone.TRANSE, 3, 2.0, 1, true);
+        Backbone s = backbone("transe", 3, 2.0, 1, true);
         double score = s.score(new double[3], new double[] {3, 0, 4}, new double[] {0, 2, 0});
         assertEquals(2.0 - (0.6 + 1.0 + 0.8), score, 1e-12);
     }
