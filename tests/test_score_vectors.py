@@ -29,6 +29,15 @@ def test_vectors_cover_every_backbone_and_variant(document: dict) -> None:
         assert len(case["reciprocal_head_scores"]) == len(case["heads"])
 
 
+@pytest.mark.parametrize(("name", "backbone", "options"), CASES)
+def test_published_options_are_what_the_plugin_reads(name: str, backbone: str, options: dict) -> None:
+    """The plugin builds each case's backbone from ``options`` as it would from a run node, so what publish
+    writes on the run node (``published_params``) must be exactly those options."""
+    published, relations = BACKBONES[backbone](3, 8, **options).published_params()
+    assert published == options, name
+    assert relations.shape[0] == 3
+
+
 @pytest.mark.parametrize("name", [name for name, _, _ in CASES])
 def test_committed_scores_match_python_backbones(document: dict, name: str) -> None:
     case = next(c for c in document["cases"] if c["name"] == name)

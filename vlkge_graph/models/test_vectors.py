@@ -109,11 +109,8 @@ def generate(seed: int = SEED, dim: int = 16, count: int = 6) -> dict[str, Any]:
         else:
             relation = torch.randn(width, generator=gen) * 0.5
             inverse = torch.randn(width, generator=inverse_gen) * 0.5
-        run_options, _ = cls(1, dim, **options).published_params()
         case: dict[str, Any] = {
             "name": name, "backbone": backbone, "dim": dim, "options": options,
-            # the run node's properties as publish writes them: what the plugin's backbone class reads
-            "run": {"backbone": backbone, "dim": dim, **run_options},
             "gamma": options.get("gamma", 0.0), "p": options.get("p", 2),
             "normalize": options.get("normalize", False),
             "relation": _float32_list(relation), "inverse_relation": _float32_list(inverse),
