@@ -101,9 +101,16 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     #: Label given to the run and bookkeeping nodes the project writes (never to users' nodes).
     namespace: str = "Vlkge"
+    #: Images with more pixels count as unreadable (probable decompression bombs), in `load` (unless the
+    #: recipe sets its own) and in sync's encode stage; default: PIL's limit, about 89 megapixels.
+    max_image_pixels: int | None = None
+    #: The file this configuration was read from ("" when none): errors about its keys name it.
+    source: str = field(default="", metadata={"yaml": False})
 
     def __post_init__(self) -> None:
         validate_identifier(self.namespace, "namespace label")
+        if self.max_image_pixels is not None and self.max_image_pixels < 1:
+            raise ConfigError("max_image_pixels: must be a positive number of pixels")
 
 
 ENV_OVERRIDES = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_PASSWORD": "password",
@@ -119,4 +126,4 @@ def load_config(path: str | Path | None = None) -> Config:
     env = {attr: os.environ[var] for var, attr in ENV_OVERRIDES.items() if os.environ.get(var)}
     if env:
         config = replace(config, neo4j=replace(config.neo4j, **env))
-    return config
+    return replace(config, source=str(path)) if path is not None else config

@@ -41,7 +41,7 @@ def load_image(ref: str, size: int | None = None) -> Image.Image:
             return image.convert("RGB")
     except FileNotFoundError:
         raise ImageLoadError("file not found") from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageLoadError(f"image too large: {exc}") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageLoadError(f"image too large: {exc} (raise max_image_pixels in vlkge.yaml if you trust it)") from None
     except Exception as exc:  # any decoder failure means "no usable image"
         raise ImageLoadError(f"{type(exc).__name__}: {exc}") from None

@@ -80,6 +80,10 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
         raise ConfigError(f"--from must be one of {list(STAGES)}, not {start!r}")
     if config.sync.graph is None:
         raise ConfigError("sync.graph: say which labels are entities, e.g. graph: {entity_labels: [Person]}")
+    if start == "export":  # a configuration that does not fit the graph fails before any stage or run directory
+        from vlkge_graph.graph.export import check_filter
+
+        check_filter(graph, config.sync.graph, config.source)
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
     state = RunState.load(run_dir)
@@ -103,7 +107,7 @@ def _export(graph: Graph, config: Config, run_dir: Path, state: RunState, device
 
     flt = config.sync.graph
     assert flt is not None
-    tables = export_tables(graph, flt, state.scope)
+    tables = export_tables(graph, flt, state.scope, check=False)  # sync() checked the filter before the stages
     manifest = write_snapshot(tables, run_dir / "snapshot",
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
     export_rejections(graph, flt).to_parquet(run_dir / "rejected.parquet")
@@ -119,10 +123,12 @@ def _encode(graph: Graph, config: Config, run_dir: Path, state: RunState, device
     if not recipe.features:
         return {"modalities": {}}
     from vlkge_graph.encoders.features import encode_features
+    from vlkge_graph.image_limit import pixel_limit
 
     tables, _ = read_snapshot(run_dir / "snapshot")
-    features = encode_features(tables, image_encoder=recipe.features.get("image"),
-                               text_encoder=recipe.features.get("text"), device=device, console=console)
+    with pixel_limit(config.max_image_pixels):
+        features = encode_features(tables, image_encoder=recipe.features.get("image"),
+                                   text_encoder=recipe.features.get("text"), device=device, console=console)
     return {m: {k: v for k, v in asdict(report).items() if isinstance(v, int | str)}
             for m, report in features.summary.items()}
 

@@ -1,0 +1,29 @@
+"""The pixel limit above which an image counts as too large to read (a probable decompression bomb).
+
+Kept in a module of its own, free of torch, because the dataset readers and the encoders both apply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PIL import Image
+
+
+@contextmanager
+def pixel_limit(max_pixels: int | None) -> Iterator[None]:
+    """Inside, images over ``max_pixels`` are too large (PIL's decompression-bomb guard, which the readers
+    and the encoders treat as an unusable image); None keeps PIL's default of about 89 megapixels.
+
+    PIL keeps the limit in one process-wide setting, so it is set for the block and restored after it.
+    """
+    if max_pixels is None:
+        yield
+        return
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
