@@ -5,6 +5,7 @@ Kept in a module of its own, free of torch, because the dataset readers and the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,3 +28,11 @@ def pixel_limit(max_pixels: int | None) -> Iterator[None]:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+
+
+def too_large(exc: Exception) -> str:
+    """A decompression-bomb error or warning of PIL as ``N pixels, over the limit of M; ...``."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else str(exc)
+    return (f"{size}, over the limit of {Image.MAX_IMAGE_PIXELS:,}; raise max_image_pixels in the recipe or "
+            "vlkge.yaml if you trust it")

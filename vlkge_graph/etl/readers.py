@@ -32,7 +32,7 @@ from vlkge_graph.etl import wordnet
 from vlkge_graph.etl.recipe import EntitiesFile, Recipe, SplitSpec, TriplesFile, file_format, load_recipe
 from vlkge_graph.etl.tables import SPLITS, TRIPLE_COLUMNS, TableSet, _sample
 from vlkge_graph.identifiers import relation_type_for, validate_identifier
-from vlkge_graph.image_limit import pixel_limit
+from vlkge_graph.image_limit import pixel_limit, too_large
 
 log = logging.getLogger(__name__)
 
@@ -482,7 +482,7 @@ def _image_problem(path: str) -> tuple[str, str] | None:
     except FileNotFoundError:
         return "missing", ""
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        return "too large", f"{exc} Raise max_image_pixels in the recipe or vlkge.yaml if you trust it"
+        return "too large", too_large(exc)
     except (OSError, ValueError, SyntaxError) as exc:
         return "unreadable", type(exc).__name__
     return None
