@@ -42,7 +42,7 @@ PREDICT = ("MATCH (n:{label} {{key: $key}}) CALL vlkge.predict(n, $relation, {{k
            "YIELD node, score RETURN node.key AS key, score")
 # The same rankings in pure Cypher, reading the same properties (relation vector from the run's relation).
 CYPHER_DISTMULT = """
-MATCH (:VlkgeRun {{run_id: $run}})-[:HAS_RELATION]->(rel:VlkgeRelation {{relation: $relation}})
+MATCH (:VlkgeRun {{run_id: $run}})-[:VLKGE_HAS_RELATION]->(rel:VlkgeRelation {{relation: $relation}})
 MATCH (n:{label} {{key: $key}})
 WITH n, [i IN range(0, size(rel.vector) - 1) | n.{slot}[i] * rel.vector[i]] AS q
 MATCH (t:{label}) WHERE t <> n
@@ -50,7 +50,7 @@ WITH t, reduce(s = 0.0, i IN range(0, size(q) - 1) | s + q[i] * t.{slot}[i]) AS 
 RETURN t.key AS key, score ORDER BY score DESC LIMIT $k
 """
 CYPHER_TRANSE = """
-MATCH (:VlkgeRun {{run_id: $run}})-[:HAS_RELATION]->(rel:VlkgeRelation {{relation: $relation}})
+MATCH (:VlkgeRun {{run_id: $run}})-[:VLKGE_HAS_RELATION]->(rel:VlkgeRelation {{relation: $relation}})
 MATCH (n:{label} {{key: $key}})
 WITH n, rel, sqrt(reduce(s = 0.0, x IN n.{slot} | s + x * x)) AS hn,
      sqrt(reduce(s = 0.0, x IN rel.vector | s + x * x)) AS rn
@@ -74,7 +74,7 @@ def write_graph(driver, label: str, emb: np.ndarray, runs: dict[str, dict], rel:
             session.run("CREATE (r:VlkgeRun) SET r = $props, r.run_id = $run, r.scope = $run, "
                         "r.status = 'published', r.active = false, r.embedding_property = $slot, "
                         "r.entity_labels = [$label] "
-                        "CREATE (r)-[:HAS_RELATION]->(:VlkgeRelation {run_id: $run, relation: $relation, "
+                        "CREATE (r)-[:VLKGE_HAS_RELATION]->(:VlkgeRelation {run_id: $run, relation: $relation, "
                         "type: $type, vector: $vector})", props=props, run=run_id, label=label,
                         relation=RELATION, type=REL_TYPE, vector=rel.tolist(), slot=SLOT).consume()
 

@@ -130,7 +130,8 @@ def publish(graph: Graph, label: str, backbone: str, options: dict[str, Any], n:
         rels.append(rel)
     graph.execute(
         "CREATE (r:VlkgeRun) SET r = $props, r.created_at = datetime(), r.published_at = datetime() "
-        "WITH r UNWIND $rels AS rel CREATE (r)-[:HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) SET x += rel",
+        "WITH r UNWIND $rels AS rel CREATE (r)-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) "
+        "SET x += rel",
         props={k: v for k, v in props.items() if v is not None}, rels=rels)
     p = Published(label, run_id, backbone, options, model, slot)
     graph.execute(f"UNWIND $rows AS row MERGE (n:{label} {{key: row.key}}) "
@@ -144,7 +145,7 @@ def runs(plugin: Graph) -> Iterator[list[str]]:
     """Run ids a test creates; their run and relation nodes are removed afterwards."""
     created: list[str] = []
     yield created
-    plugin.execute("MATCH (r:VlkgeRun) WHERE r.run_id IN $ids OPTIONAL MATCH (r)-[:HAS_RELATION]->(rel) "
+    plugin.execute("MATCH (r:VlkgeRun) WHERE r.run_id IN $ids OPTIONAL MATCH (r)-[:VLKGE_HAS_RELATION]->(rel) "
                    "DETACH DELETE r, rel", ids=created)
 
 

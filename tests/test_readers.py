@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -267,6 +268,9 @@ def test_entity_table_errors_name_file_and_line(tmp_path: Path) -> None:
         (head + "b,X`) DETACH DELETE n //,Bob,,2\n", r"entities\.csv: unsafe label .*DETACH.* at line 4"),
         (head + "b,Person,Bob,,many\n", r"entities\.csv: property pop: not a number at line 4 \('many'\)"),
         (head + "b,Person,Bob,,2.5\n", r"entities\.csv: property pop: not an integer at line 4"),
+        (head + "b,Person,Bob,,9223372036854775808\n",
+         r"entities\.csv: property pop: integer out of range \(Neo4j stores 64-bit integers, .*\) at line 4"),
+        (head + "b,Person,Bob,,-1e19\n", r"entities\.csv: property pop: integer out of range .* at line 4"),
         ("id,kind,name\na,Person,Ann\n", r"entities\.csv: no column 'text' \(needed for columns\.text\)"),
     ]
     for entities, message in cases:
@@ -345,3 +349,29 @@ def test_entity_images_relative_to_the_table_or_a_root(tmp_path: Path) -> None:
                                          r"\S*entities\.csv:2: /nowhere/a\.png \(missing\)"):
         rows = read_dataset(recipe, image_root="/nowhere").entities.set_index("id")
     assert rows.loc["a", "images"] == []
+
+
+def test_integers_are_exact_to_64_bits(tmp_path: Path) -> None:
+    entities = "id,kind,name,text,pop\na,P,A,,9223372036854775807\nb,P,B,,9007199254740993\nc,P,C,,-3.0\n"
+    rows = read_dataset(tiny(tmp_path, entities=entities)).entities.set_index("id")["pop"]
+    assert rows.to_dict() == {"a": 2**63 - 1, "b": 2**53 + 1, "c": -3}  # never rounded through a float
+    assert all(type(v) is int for v in rows)
+
+
+def test_ids_lose_surrounding_whitespace_and_unlisted_ids_follow_from_triples(tmp_path: Path) -> None:
+    entities = "id,kind,name,text,pop\na ,P,A,,\nb,P,B,,\nc,P,C,,\n"
+    with pytest.warns(DataWarning, match=r"entities\.csv: columns\.id: stripped surrounding whitespace from 1 "
+                                         r"value\(s\) at line 2 \('a '\)"):
+        tables = read_dataset(tiny(tmp_path, "h,r,t,split\n a,likes,b,train\nb,likes,c,valid\n", entities=entities))
+    assert sorted(tables.entities["id"]) == ["a", "b", "c"] and set(tables.triples["head"]) == {"a", "b"}
+    entities = entities.replace("a ,", "a,")
+    typo = "h,r,t,split\na,likes,b,train\nb,likes,zzz_typo,valid\n"
+    with pytest.warns(DataWarning, match=r"1 id\(s\) in the triples are in no entities file: 'zzz_typo' "
+                                         r"\(\S*triples\.csv:3\); created with label 'Entity'"):
+        read_dataset(tiny(tmp_path, typo, entities=entities))
+    with pytest.raises(DataError, match=r"tiny\.yaml: 1 id\(s\) .*'zzz_typo' \(\S*triples\.csv:3\)"):
+        read_dataset(tiny(tmp_path, typo, entities=entities, extra="entity_defaults: {from_triples: refuse}\n"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # expected by the format: only logged
+        quiet = read_dataset(tiny(tmp_path, typo, entities=entities, extra="entity_defaults: {from_triples: create}\n"))
+    assert "zzz_typo" in set(quiet.entities["id"])

@@ -86,6 +86,9 @@ def test_shipped_recipes_encode_the_documented_choices() -> None:
     (MINIMAL + "entities: [{path: e.csv, label: A, columns: {label: kind}}]\n", r"entities\[0\]\.label: give either"),
     (MINIMAL + "entities: [{path: e.csv, image_root: imgs}]\n", r"entities\[0\]\.columns\.image: image_root"),
     (MINIMAL + "file: other.yaml\n", r"unknown key\(s\) \['file'\]"),
+    (MINIMAL + "entity_defaults: {from_triples: refuse}\n", r"entity_defaults\.from_triples: refuse needs an entities"),
+    (MINIMAL + "entity_defaults: {from_triples: drop}\n", r"entity_defaults\.from_triples: 'drop' is not one of"),
+    (MINIMAL + "max_image_pixels: 0\n", r"max_image_pixels: must be a positive number"),
     ("- just\n- a list\n", r"top level must be a mapping"),
     ("name: [unclosed\n", r"not valid YAML"),
 ])

@@ -32,6 +32,8 @@ def test_config_env_overrides_and_secret_never_printed(tmp_path: Path, monkeypat
     ("local_server:\n  bolt_port: seven\n", r"local_server.bolt_port: expected int"),
     ("neo4j: [1, 2]\n", r"neo4j: expected a mapping"),
     ("namespace: Vlkge\n", r"unknown key\(s\) \['namespace'\]"),  # never used; removed
+    ("max_image_pixels: -5\n", r"max_image_pixels: must be a positive number of pixels"),
+    ("source: elsewhere.yaml\n", r"unknown key\(s\) \['source'\]"),  # set by load_config, not by the file
     ("neo4j:\n  uri: [unclosed\n", r"not valid YAML"),
     ("local_server:\n  settings:\n    db.x: [1]\n", r"local_server.settings.db.x: \[1\] matches no allowed type"),
 ])

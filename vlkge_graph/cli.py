@@ -1,29 +1,73 @@
 """The ``vlkge-graph`` command line: a thin typer layer over the Python API.
 
-Every command maps to one function of the package; errors the user can act on (VlkgeError) are
-printed as one clear line and exit with status 1 instead of a traceback.
+Every command maps to one function of the package. Expected failures (bad data, bad configuration, a
+Neo4j server that is down or refuses) are printed as one clear message and exit with status 2, for
+every command in one place (``VlkgeGroup``); ``--verbose`` adds the traceback. Anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
 from vlkge_graph.config import load_config
-from vlkge_graph.errors import VlkgeError
+from vlkge_graph.errors import DataWarning, VlkgeError
 from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import LoadSummary
 from vlkge_graph.graph.server import LocalServer
 
 console = Console()
+err_console = Console(stderr=True)
+#: The exit status of every expected failure (click uses 2 for usage errors too).
+FAILURE_EXIT = 2
+
+
+def failure_message(exc: BaseException) -> str | None:
+    """The one-line message of an expected failure, or None for a bug (which keeps its traceback)."""
+    if isinstance(exc, VlkgeError):
+        return str(exc)
+    if isinstance(exc, AuthError):
+        return f"Neo4j refused the credentials: {exc.message}"
+    if isinstance(exc, (ServiceUnavailable, SessionExpired)):
+        return f"Neo4j is not reachable: {exc}"
+    if isinstance(exc, Neo4jError):  # the server refused a request: its code names the reason
+        return f"Neo4j refused the request ({exc.code}): {exc.message}"
+    if isinstance(exc, ConfigurationError):
+        return f"Neo4j driver configuration: {exc}"
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+    return None
+
+
+class VlkgeGroup(TyperGroup):
+    """Runs every command, turning expected failures into one message on stderr and exit status 2."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = failure_message(exc)
+            if message is None:
+                raise
+            if ctx.params.get("verbose"):
+                err_console.print_exception()
+            err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+            raise typer.Exit(FAILURE_EXIT) from None
+
+
 app = typer.Typer(help="Vision-language knowledge-graph embeddings for multimodal graphs in Neo4j.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=VlkgeGroup)
 neo4j_app = typer.Typer(help="Manage the local Neo4j 5.26 server (used when no NEO4J_URI is configured).",
                         no_args_is_help=True)
 app.add_typer(neo4j_app, name="neo4j")
@@ -38,10 +82,24 @@ LockWaitOption = Annotated[float | None, typer.Option(
 
 
 @app.callback()
-def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def _setup(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Debug logging, and the traceback of a failure.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False, show_time=False)])
     logging.getLogger("neo4j").setLevel(logging.WARNING)
+    warnings.showwarning = _show_warning
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Data warnings (images dropped, ids stripped) as one line, without Python's source location."""
+    if issubclass(category, DataWarning):
+        err_console.print(Text.assemble(("warning: ", "yellow"), str(message)), soft_wrap=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 # -- local server ---------------------------------------------------------------------------
@@ -95,9 +153,10 @@ def load(
     """Load a dataset recipe into Neo4j (batched MERGE; loading twice changes nothing)."""
     from vlkge_graph.graph.load import load_recipe
 
-    with connect(load_config(config)) as graph:
+    cfg = load_config(config)
+    with connect(cfg) as graph:
         tables, summary = load_recipe(graph, recipe, image_root=image_root, label=label,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, max_image_pixels=cfg.max_image_pixels)
         _print_load_summary(tables.name, summary)
 
 
@@ -119,7 +178,7 @@ def demo(
     with connect(cfg) as graph:
         console.print(f"Neo4j: {graph.uri}")
         apply_schema(graph)
-        tables, summary = load_recipe(graph, "countries-mm")
+        tables, summary = load_recipe(graph, "countries-mm", max_image_pixels=cfg.max_image_pixels)
         _print_load_summary(tables.name, summary)
         state = run_sync(graph, cfg, device=device, console=console)
         print_stage_summary(state.stages)
@@ -275,9 +334,9 @@ def evaluate_command(
 
 
 def main() -> None:
-    """Console entry point: run the app, turning VlkgeError into a one-line message."""
-    try:
-        app()
-    except VlkgeError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise SystemExit(1) from None
+    """Console entry point (``vlkge-graph``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

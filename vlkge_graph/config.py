@@ -98,6 +98,15 @@ class Config:
     neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     local_server: LocalServerConfig = field(default_factory=LocalServerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    #: Images with more pixels count as unreadable (probable decompression bombs), in `load` (unless the
+    #: recipe sets its own) and in sync's encode stage; default: PIL's limit, about 89 megapixels.
+    max_image_pixels: int | None = None
+    #: The file this configuration was read from ("" when none): errors about its keys name it.
+    source: str = field(default="", metadata={"yaml": False})
+
+    def __post_init__(self) -> None:
+        if self.max_image_pixels is not None and self.max_image_pixels < 1:
+            raise ConfigError("max_image_pixels: must be a positive number of pixels")
 
 
 ENV_OVERRIDES = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_PASSWORD": "password",
@@ -113,4 +122,4 @@ def load_config(path: str | Path | None = None) -> Config:
     env = {attr: os.environ[var] for var, attr in ENV_OVERRIDES.items() if os.environ.get(var)}
     if env:
         config = replace(config, neo4j=replace(config.neo4j, **env))
-    return config
+    return replace(config, source=str(path)) if path is not None else config

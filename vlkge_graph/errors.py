@@ -21,3 +21,8 @@ class SourceMissingError(VlkgeError):
 
 class Neo4jServerError(VlkgeError):
     """The local Neo4j server could not be obtained, started or stopped."""
+
+
+class DataWarning(UserWarning):
+    """Input was usable but lost or changed something (images dropped, ids stripped); the message says what
+    and where."""

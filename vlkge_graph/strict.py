@@ -92,7 +92,8 @@ def _build_dataclass(cls: Any, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise ConfigError(f"{where.rstrip(':')}: expected a mapping, got {type(value).__name__}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    # a field with metadata {"yaml": False} is set by code, never by the file
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
     unknown = sorted(set(value) - set(fields))
     if unknown:
         raise ConfigError(f"{where.rstrip(':')}: unknown key(s) {unknown}; allowed: {sorted(fields)}")

@@ -13,6 +13,7 @@ import warnings
 from PIL import Image, ImageOps
 
 from vlkge_graph.content_hash import is_url
+from vlkge_graph.image_limit import too_large
 
 URL_TIMEOUT_S = 20
 
@@ -41,7 +42,7 @@ def load_image(ref: str, size: int | None = None) -> Image.Image:
             return image.convert("RGB")
     except FileNotFoundError:
         raise ImageLoadError("file not found") from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageLoadError(f"image too large: {exc}") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageLoadError(f"image too large: {too_large(exc)}") from None
     except Exception as exc:  # any decoder failure means "no usable image"
         raise ImageLoadError(f"{type(exc).__name__}: {exc}") from None

@@ -4,9 +4,11 @@ The loader and the trainer both read datasets through ``read_dataset``, so a dat
 and completed (WordNet texts, images, split) the same way wherever it is used.
 
 Bad input is reported, never guessed around: malformed lines, missing columns, empty ids, unknown split
-values, conflicting duplicate entities and unsafe labels raise a DataError naming file and line, before
-anything is written anywhere. Missing or unreadable image files only lose their image: one DataWarning
-sums them up with the first examples.
+values, integers beyond 64 bits, conflicting duplicate entities and unsafe labels raise a DataError naming
+file and line, before anything is written anywhere. Missing, unreadable or too large image files only lose
+their image: one DataWarning sums them up with the first examples. Ids and relation names lose surrounding
+whitespace (`` a`` is ``a``), and triples naming ids that no entities file lists are created or refused
+(``entity_defaults.from_triples``); both are reported with file and line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import glob
 import gzip
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -24,28 +27,31 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vlkge_graph.errors import ConfigError, DataError, SourceMissingError
+from vlkge_graph.errors import ConfigError, DataError, DataWarning, SourceMissingError
 from vlkge_graph.etl import wordnet
 from vlkge_graph.etl.recipe import EntitiesFile, Recipe, SplitSpec, TriplesFile, file_format, load_recipe
-from vlkge_graph.etl.tables import SPLITS, TableSet, _sample
+from vlkge_graph.etl.tables import SPLITS, TRIPLE_COLUMNS, TableSet, _sample
 from vlkge_graph.identifiers import relation_type_for, validate_identifier
+from vlkge_graph.image_limit import pixel_limit, too_large
+
+log = logging.getLogger(__name__)
 
 _EXAMPLES = 5  # offending lines quoted in one message
 _CHUNK = 200_000  # records per DataFrame while parsing, so huge files never sit in Python lists whole
 _URL = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 _POS_WORDS = {"n": "noun", "v": "verb", "a": "adjective", "r": "adverb"}
+#: Neo4j stores 64-bit signed integers.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
-class DataWarning(UserWarning):
-    """Input was usable but lost something (e.g. images dropped); the message says what and where."""
-
-
-def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = None) -> TableSet:
+def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = None,
+                 max_image_pixels: int | None = None) -> TableSet:
     """Read a recipe (object, name in ``etl/`` or YAML path) into a validated TableSet.
 
     ``image_root`` overrides every image root of the recipe (entity tables and ``images.root_env``).
-    Raises DataError / ConfigError / SourceMissingError naming file and line or key; lost images only
-    give a DataWarning.
+    Images over the recipe's ``max_image_pixels``, else ``max_image_pixels``, else PIL's default limit
+    are dropped as too large. Raises DataError / ConfigError / SourceMissingError naming file and line
+    or key; lost images, stripped ids and entities created from triples only give a DataWarning.
     """
     recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
     image_root = os.path.abspath(image_root) if image_root else None
@@ -56,9 +62,10 @@ def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = N
         triples = _draw_split(triples, recipe.split)
     tables = [_read_entities(recipe, spec, image_root) for spec in recipe.entities]
     entities = _complete_entities(recipe, _merge_entities(recipe, tables), triples)
-    entities = _attach_images(recipe, entities, image_root)
+    with pixel_limit(recipe.max_image_pixels or max_image_pixels):
+        entities = _attach_images(recipe, entities, image_root)
     relations = _relations(recipe, triples["relation"])
-    return TableSet(recipe.name, entities, relations, triples).validate()
+    return TableSet(recipe.name, entities, relations, triples[list(TRIPLE_COLUMNS)]).validate()
 
 
 # --- delimited files -------------------------------------------------------------------------------
@@ -87,13 +94,27 @@ class _Table:
 
     def fail(self, mask: pd.Series | np.ndarray, message: str, values: pd.Series | None = None) -> None:
         """Raise a DataError quoting the first lines where ``mask`` holds, if any."""
+        if np.asarray(mask).any():
+            raise DataError(f"{self.file}: {message} at {self.lines_of(mask, values)}")
+
+    def lines_of(self, mask: pd.Series | np.ndarray, values: pd.Series | None = None) -> str:
+        """The first lines where ``mask`` holds (with their values), and how many more there are."""
         hits = np.flatnonzero(np.asarray(mask))
-        if not len(hits):
-            return
         quoted = [f"line {self.lines[i]}" + (f" ({values.iloc[i]!r})" if values is not None else "")
                   for i in hits[:_EXAMPLES]]
         more = f" and {len(hits) - _EXAMPLES} more" if len(hits) > _EXAMPLES else ""
-        raise DataError(f"{self.file}: {message} at {', '.join(quoted)}{more}")
+        return ", ".join(quoted) + more
+
+    def key_column(self, column: str | int, key: str) -> pd.Series:
+        """An id or relation-name column with surrounding whitespace stripped; a DataWarning says how many
+        cells lost some, at which lines (`` a`` and ``a`` are one entity)."""
+        raw = self.column(column, key)
+        stripped = raw.str.strip()
+        changed = stripped != raw
+        if changed.any():
+            warnings.warn(f"{self.file}: {key}: stripped surrounding whitespace from {int(changed.sum())} "
+                          f"value(s) at {self.lines_of(changed, raw)}", DataWarning, stacklevel=3)
+        return stripped
 
 
 def _read_delimited(path: Path, fmt: str, header: bool) -> _Table:
@@ -158,9 +179,10 @@ def _source(recipe: Recipe, raw: str) -> Path:
 
 
 def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
+    """One triples file in TableSet columns, plus ``_where`` (file) and ``_line`` for messages."""
     path = _source(recipe, spec.path)
     table = _read_delimited(path, file_format(spec.path, spec.format), spec.header)
-    out = pd.DataFrame({end: table.column(getattr(spec.columns, end), f"columns.{end}").astype(object)
+    out = pd.DataFrame({end: table.key_column(getattr(spec.columns, end), f"columns.{end}").astype(object)
                         for end in ("head", "relation", "tail")})
     for end in out.columns:
         table.fail(out[end] == "", f"empty {end}")
@@ -172,6 +194,8 @@ def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
     else:
         split = pd.Series(spec.split, index=out.index, dtype=object)
     out["split"] = split
+    out["_where"] = pd.Categorical([table.file] * len(out))
+    out["_line"] = table.lines
     return out
 
 
@@ -204,7 +228,7 @@ def _read_entities(recipe: Recipe, spec: EntitiesFile, image_root: str | None) -
     path = _source(recipe, spec.path)
     table = _read_delimited(path, file_format(spec.path, spec.format), spec.header)
     cols = spec.columns
-    ids = table.column(cols.id, "columns.id")
+    ids = table.key_column(cols.id, "columns.id")
     table.fail(ids == "", "empty id")
     out = pd.DataFrame({"id": ids})
     if cols.label is not None:
@@ -242,12 +266,28 @@ def _typed(table: _Table, raw: pd.Series, kind: str, prop: str) -> pd.Series:
         values = lowered.map({"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False})
         table.fail(~blank & values.isna(), f"property {prop}: not a boolean (true/false)", raw)
         return values.astype(object).where(~blank, None)
+    if kind == "int":
+        return _integers(table, raw, prop)
     numbers = pd.to_numeric(raw.where(~blank), errors="coerce")
     table.fail(~blank & numbers.isna(), f"property {prop}: not a number", raw)
-    if kind == "int":
-        table.fail(~blank & (numbers % 1 != 0), f"property {prop}: not an integer", raw)
-        numbers = numbers.astype("Int64")
     return numbers.astype(object).where(~blank, None)
+
+
+def _integers(table: _Table, raw: pd.Series, prop: str) -> pd.Series:
+    """Integer cells as exact Python ints (digits are never rounded through a float); a whole number
+    written as a float (``2.0``, ``1e3``) is accepted. Beyond 64 bits is an error: Neo4j cannot store it."""
+    blank = raw == ""
+    digits = raw.str.fullmatch(r"[+-]?\d+")
+    other = ~blank & ~digits
+    numbers = pd.to_numeric(raw.where(other), errors="coerce")
+    table.fail(other & numbers.isna(), f"property {prop}: not a number", raw)
+    table.fail(other & (numbers % 1 != 0), f"property {prop}: not an integer", raw)
+    values = [int(text) if is_digits else int(number) if is_other else None
+              for text, is_digits, is_other, number in zip(raw, digits, other, numbers, strict=True)]
+    table.fail([v is not None and not _INT_MIN <= v <= _INT_MAX for v in values],
+               f"property {prop}: integer out of range (Neo4j stores 64-bit integers, {_INT_MIN} to {_INT_MAX})",
+               raw)
+    return pd.Series(values, index=raw.index, dtype=object)
 
 
 def _merge_entities(recipe: Recipe, tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -279,6 +319,8 @@ def _complete_entities(recipe: Recipe, entities: pd.DataFrame, triples: pd.DataF
     defaults = recipe.entity_defaults
     mentioned = pd.Series(pd.unique(pd.concat([triples["head"], triples["tail"]], ignore_index=True)))
     new_ids = mentioned[~mentioned.isin(entities["id"])]
+    if recipe.entities and len(new_ids):
+        _report_unlisted(recipe, triples, new_ids)
     extra = pd.DataFrame({"id": new_ids.to_numpy(dtype=object), "label": defaults.label})
     if defaults.name_from_id:
         extra["name"] = extra["id"].str.replace("_", " ")
@@ -292,6 +334,27 @@ def _complete_entities(recipe: Recipe, entities: pd.DataFrame, triples: pd.DataF
         if column not in ("id", "_images"):
             entities[column] = _nullable(entities[column])
     return entities
+
+
+def _report_unlisted(recipe: Recipe, triples: pd.DataFrame, unlisted: pd.Series) -> None:
+    """Ids in the triples that no entities file lists (a typo, often): refused, or created with a warning,
+    as ``entity_defaults.from_triples`` says; the first ones are quoted with file and line."""
+    shown = []
+    for entity_id in unlisted.iloc[:_EXAMPLES]:
+        first = triples[(triples["head"] == entity_id) | (triples["tail"] == entity_id)].iloc[0]
+        shown.append(f"{entity_id!r} ({first['_where']}:{first['_line']})")
+    more = f" and {len(unlisted) - _EXAMPLES} more" if len(unlisted) > _EXAMPLES else ""
+    what = f"{len(unlisted)} id(s) in the triples are in no entities file: {', '.join(shown)}{more}"
+    mode = recipe.entity_defaults.from_triples
+    if mode == "refuse":
+        raise DataError(f"{recipe.where}: {what}; fix them, list them in an entities file, or set "
+                        "entity_defaults.from_triples: warn")
+    created = f"{recipe.name}: {what}; created with label {recipe.entity_defaults.label!r}"
+    if mode == "create":
+        log.info("%s (entity_defaults.from_triples: create)", created)
+    else:
+        warnings.warn(f"{created} (entity_defaults.from_triples: refuse makes this an error, create a "
+                      "note)", DataWarning, stacklevel=4)
 
 
 @cache
@@ -365,8 +428,8 @@ def _attach_images(recipe: Recipe, entities: pd.DataFrame, image_root: str | Non
     problems = {path: problem for path in local if (problem := _image_problem(path))}
     if problems:
         bad = refs[refs["path"].isin(problems.keys())]
-        kinds = pd.Series([problems[p].split(" ")[0] for p in bad["path"]]).value_counts()
-        shown = "; ".join(f"{w}: {p} ({problems[p]})" for w, p in
+        kinds = pd.Series([problems[p][0] for p in bad["path"]]).value_counts()
+        shown = "; ".join(f"{w}: {p} ({': '.join(filter(None, problems[p]))})" for w, p in
                           zip(bad["_where"].iloc[:_EXAMPLES], bad["path"].iloc[:_EXAMPLES], strict=True))
         warnings.warn(f"{recipe.name}: dropped {len(bad)} of {len(refs)} image references "
                       f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); first: {shown}",
@@ -408,15 +471,20 @@ def _pattern_images(recipe: Recipe, ids: pd.Series, image_root: str | None) -> p
     return frame
 
 
-def _image_problem(path: str) -> str | None:
-    """Why an image file cannot be used (``missing``, ``unreadable ...``), or None if it opens."""
+def _image_problem(path: str) -> tuple[str, str] | None:
+    """Why an image file cannot be used, as (kind, detail): ``missing``, ``unreadable`` or ``too large``
+    (over the pixel limit: a probable decompression bomb); None if it opens."""
     try:
-        with Image.open(path) as image:
-            image.verify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.verify()
     except FileNotFoundError:
-        return "missing"
+        return "missing", ""
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return "too large", too_large(exc)
     except (OSError, ValueError, SyntaxError) as exc:
-        return f"unreadable ({type(exc).__name__})"
+        return "unreadable", type(exc).__name__
     return None
 
 

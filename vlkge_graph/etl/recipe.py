@@ -91,6 +91,11 @@ class EntityDefaults:
     label: str = "Entity"
     name_from_id: bool = False  # "acquired_abnormality" -> name "acquired abnormality"
     text_from_name: bool = False  # that name doubles as the text modality (needs name_from_id)
+    #: Ids in the triples that no entities file lists (a typo?), when the recipe has entities files: ``warn``
+    #: creates them with these defaults and warns with file and line; ``create`` only logs their number
+    #: (a format where some entities live only in the triples, as WikiArt-MKG's attributes); ``refuse``
+    #: refuses the dataset.
+    from_triples: Literal["warn", "create", "refuse"] = "warn"
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,9 @@ class RecipeSpec:
     images: ImagePattern | None = None
     relations: RelationsSpec = field(default_factory=RelationsSpec)
     split: SplitSpec | None = None
+    #: Images with more pixels are dropped as too large (probable decompression bombs); default: the
+    #: configuration's max_image_pixels, else PIL's limit (about 89 megapixels).
+    max_image_pixels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,11 @@ def _check(recipe: Recipe, where: str) -> None:
     _identifier(recipe.entity_defaults.label, where, "entity_defaults.label", "label")
     if recipe.entity_defaults.text_from_name and not recipe.entity_defaults.name_from_id:
         _fail(where, "entity_defaults.text_from_name", "needs name_from_id: true")
+    if recipe.entity_defaults.from_triples == "refuse" and not recipe.entities:
+        _fail(where, "entity_defaults.from_triples", "refuse needs an entities file (every entity comes from the "
+                                                     "triples without one)")
+    if recipe.max_image_pixels is not None and recipe.max_image_pixels < 1:
+        _fail(where, "max_image_pixels", "must be a positive number of pixels")
     if not recipe.triples:
         _fail(where, "triples", "list at least one triples file")
     unsplit = False

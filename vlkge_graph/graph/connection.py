@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
 
 from vlkge_graph.config import Config
 from vlkge_graph.errors import VlkgeError
@@ -108,7 +108,10 @@ def connect(config: Config, start_local: bool = True) -> Iterator[Graph]:
     password = config.neo4j.password
     auth = (config.neo4j.user, password.reveal()) if password is not None else None  # type: ignore[attr-defined]
     # Server notifications (e.g. "property key does not exist yet" on a fresh graph) are not errors.
-    driver = GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+    try:
+        driver = GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+    except (ValueError, ConfigurationError) as exc:
+        raise VlkgeError(f"Neo4j URI {uri!r} is not usable: {exc} (e.g. bolt://localhost:7687)") from exc
     try:
         try:
             driver.verify_connectivity()

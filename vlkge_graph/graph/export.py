@@ -3,7 +3,8 @@
 Nodes are read in pages ordered by their key (an index-backed range scan under the key constraint),
 each page in its own managed read transaction, so the driver retries a page that fails (for example
 while the server restarts) and the graph is never held in one driver result. The project's own
-relationships (candidates, rejections, run bookkeeping) are never exported as facts.
+relationships (candidates, rejections, run bookkeeping: every ``VLKGE_`` type, and only those) are
+never exported as facts.
 """
 
 from __future__ import annotations
@@ -16,18 +17,17 @@ from typing import Any
 
 import pandas as pd
 from neo4j import ManagedTransaction
-from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import ClientError, DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from vlkge_graph.errors import ConfigError, VlkgeError
 from vlkge_graph.etl.tables import SPLITS, TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.identifiers import quote
+from vlkge_graph.namespace import REJECTED_TYPE, TYPE_PREFIX
 
 log = logging.getLogger(__name__)
 
-#: Relationship types the project writes; never facts.
-PROJECT_TYPES = ("VLKGE_CANDIDATE", "VLKGE_REJECTED", "HAS_RELATION")
 PAGE = 10_000
 #: The tail of a fact is an entity node with a key. Written with a label list and a dynamic property so
 #: that the planner cannot answer it from the key index: with ``t:Label AND t.key IS NOT NULL`` it may
@@ -40,15 +40,17 @@ def export_rejections(graph: Graph, flt: GraphFilter) -> pd.DataFrame:
     key = quote(flt.key)
     rows = []
     for label in flt.entity_labels:
-        rows += graph.query(f"MATCH (h:{quote(label)})-[x:VLKGE_REJECTED]->(t) WHERE x.type IS NOT NULL "
+        rows += graph.query(f"MATCH (h:{quote(label)})-[x:{REJECTED_TYPE}]->(t) WHERE x.type IS NOT NULL "
                             f"RETURN toString(h.{key}) AS head, x.type AS relation, toString(t.{key}) AS tail")
     return pd.DataFrame(rows, columns=["head", "relation", "tail"])
 
 
-def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -> TableSet:
-    """Read entities and facts selected by ``flt`` into a TableSet (with splits assigned)."""
+def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE, check: bool = True) -> TableSet:
+    """Read entities and facts selected by ``flt`` into a TableSet (with splits assigned); ``check=False``
+    when the caller has just run ``check_filter``."""
     try:
-        check_filter(graph, flt)
+        if check:
+            check_filter(graph, flt)
         with ThreadPoolExecutor(1, thread_name_prefix="vlkge-export") as pool:
             facts = pool.submit(_fact_columns, graph, flt, page)  # the server reads both at once
             entities = pd.DataFrame(list(_entity_rows(graph, flt, page)),
@@ -68,20 +70,25 @@ def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE) -
     return TableSet(name, entities, relations, triples).validate()
 
 
-def check_filter(graph: Graph, flt: GraphFilter) -> None:
-    """Fail early when the configuration does not match the graph."""
+def check_filter(graph: Graph, flt: GraphFilter, source: str = "") -> None:
+    """Fail early, before anything runs, when the configuration does not match the graph; messages name
+    the key (``sync.graph.key``), after ``source``, the configuration file, when given."""
+    def key(name: str) -> str:
+        return f"{source}: sync.graph.{name}" if source else f"sync.graph.{name}"
+
     for label in flt.entity_labels:
         if not graph.query(f"MATCH (n:{quote(label)}) RETURN 1 AS x LIMIT 1"):
-            raise ConfigError(f"graph.entity_labels: no node has the label {label!r} in database "
+            raise ConfigError(f"{key('entity_labels')}: no node has the label {label!r} in database "
                               f"{graph.database!r}")
         missing = graph.query(f"MATCH (n:{quote(label)}) WHERE n.{quote(flt.key)} IS NULL "
                               "RETURN elementId(n) AS node LIMIT 3")
         if missing:
-            raise ConfigError(f"graph.key: {label} nodes lack the key property {flt.key!r} "
+            raise ConfigError(f"{key('key')}: {label} nodes lack the key property {flt.key!r} "
                               f"(e.g. node {missing[0]['node']}); set a key on every entity node")
     for rel_type in flt.relationship_types:
         if not graph.query(f"MATCH ()-[r:{quote(rel_type)}]->() RETURN 1 AS x LIMIT 1"):
-            raise ConfigError(f"graph.relationship_types: no relationship of type {rel_type!r} exists")
+            raise ConfigError(f"{key('relationship_types')}: no relationship of type {rel_type!r} exists")
+    _check_where(graph, flt, key("where"))
     by_label = {**{label: flt.modalities for label in flt.entity_labels}, **flt.modalities_by_label}
     for label, mods in by_label.items():
         for prop in [*mods.text, *mods.image]:
@@ -111,9 +118,12 @@ def _entity_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[An
                 yield node_id, label, name, text, _image_list(node_images), type_label or label
 
 
-def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[Any]]:
-    """All facts as four columns; each page comes back as four server-collected lists, which decode
-    and turn into a frame far faster than one small list per fact."""
+#: The columns of a page of facts (besides ``last``).
+FACT_COLUMNS = ("head", "relation", "tail", "split")
+
+
+def _fact_query(flt: GraphFilter, label: str, after: str) -> str:
+    """One page of the facts whose head has ``label``; ``after`` as in ``_pages``."""
     key, split = quote(flt.key), quote(flt.split_property)
     types = "|".join(quote(t) for t in flt.relationship_types)
     rel = f"[r:{types}]" if types else "[r]"
@@ -121,20 +131,55 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
     # collect() skips nulls: every column skips exactly the rows without a fact, so they stay aligned.
     exprs = {"head": f"toString(h.{key})", "relation": "type(r)", "tail": f"toString(t.{key})",
              "split": f"coalesce(toString(r.{split}), '')"}
-    collected = ", ".join(f"collect(CASE WHEN r IS NOT NULL THEN {e} END) AS {c}" for c, e in exprs.items())
-    columns: dict[str, list[Any]] = {c: [] for c in exprs}
+    collected = ", ".join(f"collect(CASE WHEN r IS NOT NULL THEN {exprs[c]} END) AS {c}" for c in FACT_COLUMNS)
+    return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
+            f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
+            f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
+            f"AND NOT type(r) STARTS WITH $own{where} "
+            f"RETURN last, {collected}")
+
+
+def _fact_params(flt: GraphFilter) -> dict[str, Any]:
+    return {"own": TYPE_PREFIX, "entity_labels": flt.entity_labels, "key": flt.key}
+
+
+def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[Any]]:
+    """All facts as four columns; each page comes back as four server-collected lists, which decode
+    and turn into a frame far faster than one small list per fact."""
+    columns: dict[str, list[Any]] = {c: [] for c in FACT_COLUMNS}
     for label in flt.entity_labels:
         def query(after: str, label: str = label) -> str:
-            return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
-                    f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
-                    f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
-                    f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where} "
-                    f"RETURN last, {collected}")
-        for record in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES),
-                             entity_labels=flt.entity_labels, key=flt.key):
+            return _fact_query(flt, label, after)
+        for record in _pages(graph, query, f"h.{quote(flt.key)}", page, **_fact_params(flt)):
             for name, values in columns.items():
                 values.extend(record[name])
     return columns
+
+
+def _check_where(graph: Graph, flt: GraphFilter, name: str) -> None:
+    """Refuse a ``where`` that is not a read-only predicate over ``h``, ``r``, ``t``: the fact query it goes
+    into is planned once (``EXPLAIN``: nothing runs) in a read transaction and must stay a read-only query
+    with the page's columns, so a write or anything that reshapes the query is refused before any stage."""
+    if not flt.where:
+        return
+    refused = (f"{name}: {flt.where!r} must be a read-only Cypher predicate over h, r and t "
+               "(e.g. \"coalesce(r.holdout, false) = false\")")
+    cypher = "EXPLAIN " + _fact_query(flt, flt.entity_labels[0], "")
+    try:
+        keys, query_type = graph.read(_plan, cypher, {"page": 1, "after": None, **_fact_params(flt)})
+    except (ClientError, DatabaseError) as exc:
+        said = (exc.message or str(exc)).splitlines()[0]  # the rest quotes the whole export query
+        raise ConfigError(f"{refused}; Neo4j refused it: {said}") from exc
+    if query_type != "r":
+        raise ConfigError(f"{refused}; Neo4j plans it as a query of type {query_type!r} (r = read-only)")
+    if keys != ["last", *FACT_COLUMNS]:
+        raise ConfigError(f"{refused}; it changes what the export query returns ({keys})")
+
+
+def _plan(tx: ManagedTransaction, cypher: str, params: dict[str, Any]) -> tuple[list[str], str | None]:
+    result = tx.run(cypher, params)
+    keys = list(result.keys())
+    return keys, result.consume().query_type
 
 
 def _pages(graph: Graph, query: Callable[[str], str], key_expr: str, page: int,

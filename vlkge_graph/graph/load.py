@@ -149,13 +149,14 @@ def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str,
 
 
 def load_recipe(graph: Graph, recipe: str, *, image_root: str | None = None, label: str | None = None,
-                batch_size: int = DEFAULT_BATCH, progress: bool = True) -> tuple[TableSet, LoadSummary]:
+                batch_size: int = DEFAULT_BATCH, progress: bool = True,
+                max_image_pixels: int | None = None) -> tuple[TableSet, LoadSummary]:
     """Read a dataset recipe (name in etl/ or path) and merge it into the graph."""
     from vlkge_graph.etl.readers import read_dataset
     from vlkge_graph.etl.recipe import load_recipe as parse_recipe
 
     spec = parse_recipe(recipe)
-    tables = read_dataset(spec, image_root=image_root)
+    tables = read_dataset(spec, image_root=image_root, max_image_pixels=max_image_pixels)
     summary = load_tables(graph, tables, label or spec.graph.label, spec.graph.key,
                           batch_size=batch_size, progress=progress)
     return tables, summary

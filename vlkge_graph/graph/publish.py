@@ -32,10 +32,10 @@ from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.identifiers import quote, validate_identifier
+from vlkge_graph.namespace import CANDIDATE_TYPE, RELATION_PARAMS_TYPE
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_TYPE = "VLKGE_CANDIDATE"
 EMBEDDING_SLOTS = ("vlkge_embedding_a", "vlkge_embedding_b")
 BATCH = 10_000
 #: The candidate table a publish takes: the predicted links plus their relationship ``type``.
@@ -132,7 +132,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                       "r.active = false, r.embedding_property = $slot, r.created_at = datetime()",
                       run_id=run.run_id, props=run.properties(), slot=slot)
         graph.execute("MATCH (r:VlkgeRun {run_id: $run_id}) UNWIND $rels AS rel "
-                      "CREATE (r)-[:HAS_RELATION]->(x:VlkgeRelation {run_id: $run_id}) SET x += rel",
+                      f"CREATE (r)-[:{RELATION_PARAMS_TYPE}]->(x:VlkgeRelation {{run_id: $run_id}}) SET x += rel",
                       run_id=run.run_id, rels=[rel.properties() for rel in relations])
         phases = {"prepare": time.perf_counter() - started}
         node_ids = _node_ids(graph, run, entities)

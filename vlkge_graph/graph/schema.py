@@ -1,4 +1,5 @@
-"""Applying ``cypher/schema/*.cypher``: the constraints and indexes the project's own data needs."""
+"""Applying ``cypher/schema/*.cypher`` (the constraints and indexes the project's own data needs) and the
+migrations of what earlier versions wrote (``graph/migrations.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from vlkge_graph.etl.sources import PROJECT_ROOT
 from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.migrations import migrate
 
 SCHEMA_DIR = PROJECT_ROOT / "cypher" / "schema"
 
@@ -20,8 +22,9 @@ def schema_statements(directory: Path = SCHEMA_DIR) -> list[tuple[str, str]]:
 
 
 def apply_schema(graph: Graph, directory: Path = SCHEMA_DIR) -> int:
-    """Run every schema statement (each is IF NOT EXISTS); return how many ran."""
+    """Run every schema statement (each is IF NOT EXISTS), then the migrations; return how many statements ran."""
     statements = schema_statements(directory)
     for _, statement in statements:
         graph.execute(statement)  # schema changes need their own transaction each
+    migrate(graph)
     return len(statements)

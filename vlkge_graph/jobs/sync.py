@@ -153,6 +153,10 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
         raise ConfigError(f"--from must be one of {names}, not {start!r}")
     if config.sync.graph is None:
         raise ConfigError("sync.graph: say which labels are entities, e.g. graph: {entity_labels: [Person]}")
+    if start == "export":  # a configuration that does not fit the graph fails before any stage or run directory
+        from vlkge_graph.graph.export import check_filter
+
+        check_filter(graph, config.sync.graph, config.source)
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
     state = RunState.load(run_dir)
@@ -174,7 +178,7 @@ def _export(stage: Stage) -> dict[str, Any]:
     flt = stage.config.sync.graph
     assert flt is not None
     graph = stage.graph
-    tables = export_tables(graph, flt, stage.state.scope)
+    tables = export_tables(graph, flt, stage.state.scope, check=False)  # sync() checked the filter before the stages
     manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT,
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
     export_rejections(graph, flt).to_parquet(stage.run_dir / REJECTED)
@@ -187,9 +191,12 @@ def _encode(stage: Stage) -> dict[str, Any]:
     if not recipe.features:
         return {"modalities": {}}
     from vlkge_graph.encoders.features import encode_features, save_features
+    from vlkge_graph.image_limit import pixel_limit
 
-    features = encode_features(stage.tables(), image_encoder=recipe.features.get("image"),
-                               text_encoder=recipe.features.get("text"), device=stage.device, console=stage.console)
+    with pixel_limit(stage.config.max_image_pixels):
+        features = encode_features(stage.tables(), image_encoder=recipe.features.get("image"),
+                                   text_encoder=recipe.features.get("text"), device=stage.device,
+                                   console=stage.console)
     save_features(features, stage.run_dir / FEATURES)
     return {m: {k: v for k, v in asdict(report).items() if isinstance(v, int | str)}
             for m, report in features.summary.items()}

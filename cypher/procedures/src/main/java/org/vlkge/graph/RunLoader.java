@@ -130,7 +130,8 @@ public final class RunLoader {
 
         Map<String, RelationParams> byRelation = new HashMap<>();
         Map<String, RelationParams> byType = new HashMap<>();
-        for (Relationship has : node.getRelationships(Direction.OUTGOING, Schema.HAS_RELATION)) {
+        for (Relationship has : node.getRelationships(Direction.OUTGOING, Schema.HAS_RELATION,
+                Schema.LEGACY_HAS_RELATION)) {
             Node rel = has.getEndNode();
             if (!rel.hasLabel(Schema.RELATION)) {
                 continue;

@@ -19,7 +19,14 @@ public final class Schema {
 
     public static final Label RUN = Label.label("VlkgeRun");
     public static final Label RELATION = Label.label("VlkgeRelation");
-    public static final RelationshipType HAS_RELATION = RelationshipType.withName("HAS_RELATION");
+    /** A run's relation parameters: {@code (:VlkgeRun)-[:VLKGE_HAS_RELATION]->(:VlkgeRelation)}. */
+    public static final RelationshipType HAS_RELATION = RelationshipType.withName("VLKGE_HAS_RELATION");
+    /**
+     * The same relationship as versions before the namespacing wrote it. Still read, only from a run node to a
+     * {@code VlkgeRelation} node (both the project's own), until {@code vlkge-graph init} or the next publish
+     * renames it; a user's {@code HAS_RELATION} between user nodes is never read.
+     */
+    public static final RelationshipType LEGACY_HAS_RELATION = RelationshipType.withName("HAS_RELATION");
     public static final RelationshipType CANDIDATE = RelationshipType.withName("VLKGE_CANDIDATE");
     public static final RelationshipType REJECTED = RelationshipType.withName("VLKGE_REJECTED");
 

@@ -129,7 +129,7 @@ final class Fixture {
             rels.add(rel);
         });
         h.run("CREATE (r:VlkgeRun) SET r = $props, r.created_at = datetime(), r.published_at = datetime() "
-                + "WITH r UNWIND $rels AS rel CREATE (r)-[:HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) "
+                + "WITH r UNWIND $rels AS rel CREATE (r)-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) "
                 + "SET x += rel", Map.of("props", props, "rels", rels));
     }
 

@@ -110,7 +110,7 @@ class ProceduresTest {
             List<double[]> tv = new ArrayList<>();
             c.get("heads").forEach(v -> hv.add(ScoreVectorsTest.vector(v)));
             c.get("tails").forEach(v -> tv.add(ScoreVectorsTest.vector(v)));
-            h.run("CREATE (r:VlkgeRun) SET r = $props CREATE (r)-[:HAS_RELATION]->(:VlkgeRelation {run_id: $run, "
+            h.run("CREATE (r:VlkgeRun) SET r = $props CREATE (r)-[:VLKGE_HAS_RELATION]->(:VlkgeRelation {run_id: $run, "
                     + "relation: 'r', type: 'R_VEC', vector: $vector, inverse_vector: $inverse}) "
                     + "WITH r UNWIND range(0, size($heads) - 1) AS i "
                     + "CREATE (:" + heads + " {key: i, vlkge_embedding_b: $heads[i]}) "
@@ -149,6 +149,20 @@ class ProceduresTest {
         double s = (double) h.single("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}) "
                 + "RETURN vlkge.score(a, 'knows', b)", Map.of());
         assertEquals(f.score(0, "knows", 1), s, 1e-9);
+    }
+
+    @Test
+    void aRunPublishedBeforeTheRenameIsStillReadAndOnlyItsOwnLegacyRelationships() {
+        Fixture f = fixture("distmult", 4, 0, 2, false, 4, 12);
+        double before = score(f.label, 0, "knows", 1, f.runId);
+        // as versions before VLKGE_HAS_RELATION wrote it, plus a user's HAS_RELATION from the run to a user node
+        h.run("MATCH (r:VlkgeRun {run_id: $run})-[has:VLKGE_HAS_RELATION]->(x) CREATE (r)-[:HAS_RELATION]->(x) "
+                + "DELETE has WITH DISTINCT r CREATE (r)-[:HAS_RELATION]->(:" + f.label + " {relation: 'hates'})",
+                Map.of("run", f.runId));
+        assertEquals(before, score(f.label, 0, "knows", 1, f.runId), 1e-12);
+        String msg = error("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}) "
+                + "RETURN vlkge.score(a, 'hates', b, $run)", Map.of("run", f.runId));
+        assertTrue(msg.contains("unknown relation 'hates'"), msg);
     }
 
     // ---- vlkge.predict ------------------------------------------------------------------------------
@@ -740,7 +754,7 @@ class ProceduresTest {
         // a reciprocal run whose relation lacks its inverse_vector
         Fixture f = Fixture.create(h, Harness.uniqueLabel(), Fixture.Spec.of("distmult", 4, 0, 2, false)
                 .asReciprocal(), 5, 38);
-        h.run("MATCH (:VlkgeRun {run_id: $run})-[:HAS_RELATION]->(r:VlkgeRelation {relation: 'knows'}) "
+        h.run("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(r:VlkgeRelation {relation: 'knows'}) "
                 + "REMOVE r.inverse_vector", Map.of("run", f.runId));
         String msg = error(String.format(PREDICT, f.label), Map.of("key", 0, "relation", "knows",
                 "config", Map.of("direction", "head", "runId", f.runId)));
@@ -815,7 +829,7 @@ class ProceduresTest {
             String msg = error(q, run);
             assertTrue(msg.contains("dimension mismatch") && msg.contains("4-value"), msg);
         }
-        h.run("MATCH (:VlkgeRun {run_id: $run})-[:HAS_RELATION]->(r:VlkgeRelation {relation: 'knows'}) "
+        h.run("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(r:VlkgeRelation {relation: 'knows'}) "
                 + "SET r.vector = [1.0, 2.0]", run);
         String msg = error(p.replace("key: 2", "key: 1") + "RETURN vlkge.score(m, 'knows', n, $run)", run);
         assertTrue(msg.contains("dimension mismatch: relation 'knows'"), msg);
