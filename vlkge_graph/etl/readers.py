@@ -28,7 +28,8 @@ from vlkge_graph.errors import ConfigError, DataError, SourceMissingError
 from vlkge_graph.etl import wordnet
 from vlkge_graph.etl.recipe import EntitiesFile, Recipe, SplitSpec, TriplesFile, file_format, load_recipe
 from vlkge_graph.etl.tables import SPLITS, TableSet, _sample
-from vlkge_graph.identifiers import relation_type_for, validate_identifier
+from vlkge_graph.identifiers import validate_identifier
+from vlkge_graph.relation_types import relation_types
 
 _EXAMPLES = 5  # offending lines quoted in one message
 _CHUNK = 200_000  # records per DataFrame while parsing, so huge files never sit in Python lists whole
@@ -49,7 +50,9 @@ def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = N
     """
     recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
     image_root = os.path.abspath(image_root) if image_root else None
-    triples = pd.concat([_read_triples(recipe, spec) for spec in recipe.triples], ignore_index=True)
+    parts = [_read_triples(recipe, spec) for spec in recipe.triples]
+    triples = pd.concat([frame for frame, _ in parts], ignore_index=True)
+    sources = {relation: where for _, firsts in reversed(parts) for relation, where in firsts.items()}
     if triples.empty:
         raise DataError(f"{recipe.name}: the triples files hold no triples")
     if recipe.split is not None:
@@ -57,7 +60,7 @@ def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = N
     tables = [_read_entities(recipe, spec, image_root) for spec in recipe.entities]
     entities = _complete_entities(recipe, _merge_entities(recipe, tables), triples)
     entities = _attach_images(recipe, entities, image_root)
-    relations = _relations(recipe, triples["relation"])
+    relations = _relations(recipe, triples["relation"], sources)
     return TableSet(recipe.name, entities, relations, triples).validate()
 
 
@@ -157,7 +160,8 @@ def _source(recipe: Recipe, raw: str) -> Path:
 # --- triples ---------------------------------------------------------------------------------------
 
 
-def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
+def _read_triples(recipe: Recipe, spec: TriplesFile) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One triples file in TableSet columns, and ``file:line`` of each relation's first use (for messages)."""
     path = _source(recipe, spec.path)
     table = _read_delimited(path, file_format(spec.path, spec.format), spec.header)
     out = pd.DataFrame({end: table.column(getattr(spec.columns, end), f"columns.{end}").astype(object)
@@ -172,7 +176,9 @@ def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
     else:
         split = pd.Series(spec.split, index=out.index, dtype=object)
     out["split"] = split
-    return out
+    first = (~out["relation"].duplicated()).to_numpy()
+    lines = table.lines[first]
+    return out, {rel: f"{table.file}:{line}" for rel, line in zip(out["relation"][first], lines, strict=True)}
 
 
 def _draw_split(triples: pd.DataFrame, spec: SplitSpec) -> pd.DataFrame:
@@ -423,27 +429,21 @@ def _image_problem(path: str) -> str | None:
 # --- relations and helpers -------------------------------------------------------------------------
 
 
-def _relations(recipe: Recipe, used: pd.Series) -> pd.DataFrame:
-    """Relation names -> relationship types: the recipe's mapping first, derived names otherwise."""
+def _relations(recipe: Recipe, used: pd.Series, sources: dict[str, str]) -> pd.DataFrame:
+    """Relation names -> relationship types (the recipe's mapping first, derived types otherwise), with
+    ``source``: where each type comes from (its mapping key, or the first line using the relation)."""
     names = sorted(used.unique())
     mapping = recipe.relations.mapping
     unused = sorted(set(mapping) - set(names))
     if unused:
         raise ConfigError(f"{recipe.where}: relations.mapping.{unused[0]}: no triple uses relation "
                           f"{unused[0]!r} (the data has {_sample(names, 10)})")
-    types = []
-    for name in names:
-        try:
-            types.append(mapping.get(name) or relation_type_for(name))
-        except ConfigError as exc:
-            raise ConfigError(f"{recipe.where}: {exc}; map it in relations.mapping") from exc
-    owners: dict[str, str] = {}
-    for name, rel_type in zip(names, types, strict=True):
-        if rel_type in owners:
-            raise ConfigError(f"{recipe.where}: relations {owners[rel_type]!r} and {name!r} would both become "
-                              f"relationship type {rel_type!r}; give them distinct types in relations.mapping")
-        owners[rel_type] = name
-    return pd.DataFrame({"relation": names, "type": types})
+    try:
+        types = relation_types(names, mapping)
+    except ConfigError as exc:
+        raise ConfigError(f"{recipe.where}: {exc}") from exc
+    where = [f"{recipe.where}: relations.mapping.{name}" if name in mapping else sources[name] for name in names]
+    return pd.DataFrame({"relation": names, "type": [types[n] for n in names], "source": where})
 
 
 def _nullable(values: pd.Series) -> pd.Series:

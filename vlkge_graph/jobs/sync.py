@@ -106,7 +106,7 @@ def _export(graph: Graph, config: Config, run_dir: Path, state: RunState, device
     tables = export_tables(graph, flt, state.scope)
     manifest = write_snapshot(tables, run_dir / "snapshot",
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
-    export_rejections(graph, flt).to_parquet(run_dir / "rejected.parquet")
+    export_rejections(graph, flt, tables.relations).to_parquet(run_dir / "rejected.parquet")
     console.print(f"exported {manifest.counts}")
     return {"counts": manifest.counts, "data_hash": manifest.data_hash}
 
@@ -149,11 +149,14 @@ def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
     labels = tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
     rejected = data.with_hard_negatives(pd.read_parquet(run_dir / "rejected.parquet")).hard_negatives
     exclude = [rejected] if len(rejected) else []
-    candidates = predict_links(model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
+    type_of = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    name_of = {rel_type: name for name, rel_type in type_of.items()}
+    relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
+    candidates = predict_links(model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
                                probability="softmax" if recipe.training.loss == "cross_entropy" else "sigmoid",
                                device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    candidates["type"] = candidates["relation"]
+    candidates["type"] = candidates["relation"].map(type_of)
     candidates.to_parquet(run_dir / "candidates.parquet")
     console.print(f"{len(candidates)} candidate links")
     return {"candidates": len(candidates)}
@@ -171,7 +174,8 @@ def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
         embeddings = model.entity_vectors().float().numpy()
         weights = model.backbone.relations.weight.float().numpy()
     r_count = data.num_relations
-    relations = [RelationParams(name, name, weights[i], weights[i + r_count] if model.reciprocal else None)
+    type_of = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    relations = [RelationParams(name, type_of[name], weights[i], weights[i + r_count] if model.reciprocal else None)
                  for i, name in enumerate(data.relation_ids)]
     entities = tables.entities.set_index("id").loc[list(data.entity_ids)].reset_index()[["id", "label"]]
     backbone = model.backbone
