@@ -299,10 +299,10 @@ def test_relation_mapping_and_types(tmp_path: Path) -> None:
                           extra="relations: {mapping: {a: X, b: X}}\n"))
     # names that collide after sanitising, or have nothing safe, still get distinct types: no mapping needed
     odd = read_dataset(tiny(tmp_path, "h,r,t,split\na,has part,b,train\na,has_part,c,train\nb,!!!,c,train\n"))
-    types = dict(zip(odd.relations["relation"], odd.relations["type"], strict=True))
+    types = odd.relation_types()
     assert len(set(types.values())) == 3 and types["!!!"].startswith("R_")
     assert types["has part"].startswith("HAS_PART_") and types["has_part"].startswith("HAS_PART_")
-    sources = dict(zip(odd.relations["relation"], odd.relations["source"], strict=True))
+    sources = odd.relation_sources()
     assert sources == {"has part": f"{tmp_path / 'triples.csv'}:2", "has_part": f"{tmp_path / 'triples.csv'}:3",
                        "!!!": f"{tmp_path / 'triples.csv'}:4"}
     hostile = read_dataset(tiny(tmp_path, "h,r,t,split\na,r`]->() DETACH DELETE n //,b,train\n"))

@@ -107,7 +107,7 @@ def test_files_become_a_recipe_without_any_mapping(tmp_path: Path) -> None:
         ("test.txt", "test", False, "tsv"), ("train.txt", "train", False, "tsv"), ("valid.txt", "valid", False, "tsv")]
     tables = read_dataset(recipe)
     assert tables.counts()["train"] == counts["train"] and tables.counts()["relations"] == len(RELATIONS)
-    types = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    types = tables.relation_types()
     assert len(set(types.values())) == len(RELATIONS)
     for long_name in (WORLD_CUP, CAPITAL):
         assert types[long_name] == relation_type_for(long_name) and len(types[long_name]) <= DERIVED_TYPE_LIMIT
@@ -131,6 +131,9 @@ def test_headers_commas_entities_and_a_single_unsplit_file(tmp_path: Path) -> No
         recipe_from_files([folder / "facts.csv", folder / "entities.tsv"])
     (folder / "bad.tsv").write_text("key\tname\nQ1\tx\n")
     with pytest.raises(ConfigError, match=r"bad\.tsv:1: the entity table needs a header with an 'id'"):
+        recipe_from_files([folder / "facts.csv"], entities=folder / "bad.tsv")
+    (folder / "bad.tsv").write_text("id\tofficial name\nQ1\tx\n")
+    with pytest.raises(ConfigError, match=r"bad\.tsv:1: column 'official name' would become a node property"):
         recipe_from_files([folder / "facts.csv"], entities=folder / "bad.tsv")
 
 

@@ -67,6 +67,10 @@ class TableSet:
             raise DataError(f"{self.name}: unknown split values {_sample(bad_split)}; use {SPLITS}")
         return self
 
+    def relation_types(self) -> dict[str, str]:
+        """Relation name -> relationship type."""
+        return dict(zip(self.relations["relation"], self.relations["type"], strict=True))
+
     def relation_sources(self) -> dict[str, str]:
         """Relation name -> where its type comes from, for messages (the dataset's name when unknown)."""
         sources = self.relations["source"] if "source" in self.relations else [self.name] * len(self.relations)

@@ -37,6 +37,7 @@ from vlkge_graph.etl.recipe import (
     check_recipe,
     file_format,
 )
+from vlkge_graph.identifiers import validate_identifier
 
 _HEADER_WORDS = (
     {"head", "h", "subject", "s", "source", "src", "from", "head_id", "subject_id"},
@@ -91,6 +92,12 @@ def _entities(raw: str | Path) -> EntitiesFile:
     if "id" not in header:
         raise ConfigError(f"{path}:1: the entity table needs a header with an 'id' column (and any of "
                           f"{', '.join(_ENTITY_COLUMNS[1:])}); got {header}")
+    for column in header:
+        if column not in _ENTITY_COLUMNS:
+            try:
+                validate_identifier(column, "property name")
+            except ConfigError as exc:
+                raise ConfigError(f"{path}:1: column {column!r} would become a node property: {exc}") from exc
     columns = EntityColumns(**{c: c for c in _ENTITY_COLUMNS if c in header})
     return EntitiesFile(path=str(path), format=fmt, header=True, columns=columns,
                         image_separator="|" if "image" in header else None,

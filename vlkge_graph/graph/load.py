@@ -167,7 +167,7 @@ def load_recipe(graph: Graph, recipe: str | Recipe, *, image_root: str | None = 
 
 def _relation_types(tables: TableSet) -> dict[str, str]:
     """Relation name -> relationship type; two relations sharing a type would merge facts, so refuse."""
-    mapping = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    mapping = tables.relation_types()
     seen: dict[str, str] = {}
     for relation, rel_type in mapping.items():
         validate_identifier(rel_type, f"relationship type of relation {relation!r}")
@@ -183,7 +183,7 @@ def _refuse_project_names(tables: TableSet, label: str, key: str) -> None:
     them would pass for the project's own (a ``VLKGE_CANDIDATE`` fact is a predicted link, never a fact)."""
     owned = f"the project's own namespace ({PROJECT_PREFIX}..., in any case)"
     sources = tables.relation_sources()
-    for name, rel_type in zip(tables.relations["relation"], tables.relations["type"], strict=True):
+    for name, rel_type in tables.relation_types().items():
         if project_owned(rel_type):
             raise DataError(f"{sources[name]}: relation {name!r} would be relationship type {rel_type!r}, in {owned}, "
                             "where its facts would pass for predicted links or bookkeeping and never be "

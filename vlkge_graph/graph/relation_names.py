@@ -24,7 +24,7 @@ def record_relation_names(graph: Graph, label: str, tables: TableSet) -> None:
     """Record each (relation, type) of a load under ``label``; a relation already loaded there under
     another type, or a type that already holds another relation, is a DataError naming both."""
     apply_schema(graph)  # the uniqueness constraints on (label, type) and (label, relation)
-    type_of = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    type_of = tables.relation_types()
     name_of = {rel_type: name for name, rel_type in type_of.items()}
     source = tables.relation_sources()
     rows = graph.query(f"MATCH (m:{LABEL} {{label: $label}}) WHERE m.type IN $types OR m.relation IN $names "

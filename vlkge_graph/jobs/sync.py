@@ -149,7 +149,7 @@ def _predict(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
     labels = tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
     rejected = data.with_hard_negatives(pd.read_parquet(run_dir / "rejected.parquet")).hard_negatives
     exclude = [rejected] if len(rejected) else []
-    type_of = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    type_of = tables.relation_types()
     name_of = {rel_type: name for name, rel_type in type_of.items()}
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
     candidates = predict_links(model, data, labels, relations=relations, directions=p.directions, k=p.k,
@@ -174,7 +174,7 @@ def _publish(graph: Graph, config: Config, run_dir: Path, state: RunState, devic
         embeddings = model.entity_vectors().float().numpy()
         weights = model.backbone.relations.weight.float().numpy()
     r_count = data.num_relations
-    type_of = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    type_of = tables.relation_types()
     relations = [RelationParams(name, type_of[name], weights[i], weights[i + r_count] if model.reciprocal else None)
                  for i, name in enumerate(data.relation_ids)]
     entities = tables.entities.set_index("id").loc[list(data.entity_ids)].reset_index()[["id", "label"]]
