@@ -79,11 +79,12 @@ def main() -> None:
                              f"{len(relations)} relations, {args.device}", f"{seconds:.1f}",
                              f"{queries / seconds:,.0f} queries/s -> {len(candidates):,} candidates"))
 
-                sample = candidates.head(args.publish_candidates).assign(type=lambda f: f["relation"])
+                type_of = exported.relation_types()
+                sample = candidates.head(args.publish_candidates).assign(type=lambda f: f["relation"].map(type_of))
                 with torch.no_grad():
                     embeddings = model.entity_vectors().numpy()
                 rel_vectors = model.backbone.relations.weight.detach().numpy()
-                relations = [RelationParams(r, r, rel_vectors[i]) for i, r in enumerate(data.relation_ids)]
+                relations = [RelationParams(r, type_of[r], rel_vectors[i]) for i, r in enumerate(data.relation_ids)]
                 # Twice, as a scheduled sync does: the first publish is also the server's first candidate
                 # write (its JVM still compiling that path), the second replaces the first generation.
                 for attempt in ("first publish", "second publish"):

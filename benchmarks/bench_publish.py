@@ -100,7 +100,8 @@ def _candidates(tables: TableSet, n: int) -> pd.DataFrame:
     while sum(map(len, picked)) < n and relations:
         picked.append(predict_links(model, data, [LABEL] * data.num_entities, relations=[relations.pop(0)],
                                     directions=["head", "tail"], k=10, device="cpu"))
-    return pd.concat(picked, ignore_index=True).head(n).assign(type=lambda f: f["relation"])
+    type_of = tables.relation_types()
+    return pd.concat(picked, ignore_index=True).head(n).assign(type=lambda f: f["relation"].map(type_of))
 
 
 def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...],

@@ -20,8 +20,10 @@ def test_export_round_trips_what_the_loader_wrote(graph: Graph, unique_label: st
                   "CREATE (a)-[:VLKGE_CANDIDATE {run_id: 'x'}]->(b), (a)-[:VLKGE_REJECTED]->(b)")
     tables = export_tables(graph, GraphFilter(entity_labels=[unique_label]), "tiny", page=2)
     got = {tuple(r) for r in tables.triples[["head", "relation", "tail", "split"]].itertuples(index=False)}
-    assert got == {("fr", "LOCATED_IN", "eu", "train"), ("de", "LOCATED_IN", "eu", "valid"),
-                   ("fr", "NEIGHBOR_OF", "de", "test")}
+    assert got == {("fr", "located_in", "eu", "train"), ("de", "located_in", "eu", "valid"),
+                   ("fr", "neighbor_of", "de", "test")}  # the dataset's names, recorded by the load
+    assert tables.relations.to_dict("records") == [{"relation": "located_in", "type": "LOCATED_IN"},
+                                                   {"relation": "neighbor_of", "type": "NEIGHBOR_OF"}]
     ents = tables.entities.set_index("id")
     assert sorted(ents.index) == ["de", "eu", "fr"]
     assert ents.loc["fr", "text"] == "A republic." and ents.loc["de", "text"] is None

@@ -81,3 +81,35 @@ def test_inconsistent_tables_are_refused_before_any_write(graph: Graph, unique_l
     with pytest.raises(DataError, match="atlantis"):
         load_tables(graph, tables, unique_label, progress=False)
     assert graph.query(f"MATCH (n:`{unique_label}`) RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_project_namespace_is_refused_before_any_write(graph: Graph, unique_label: str) -> None:
+    """Users' data may not take the project's names: a VLKGE_* fact would pass for a predicted link."""
+    with pytest.raises(DataError, match=r"^tiny: relation 'located_in' would be relationship type 'vlkge_x', in "
+                                        r"the project's own namespace"):
+        load_tables(graph, tiny_tables(rel_type="vlkge_x"), unique_label, progress=False)
+    with pytest.raises(ConfigError, match=r"dataset label 'VlkgeData' is in the project's own namespace"):
+        load_tables(graph, tiny_tables(), "VlkgeData", progress=False)
+    owned = tiny_tables()
+    owned.entities = owned.entities.rename(columns={"area": "vlkge_embedding_a"})
+    with pytest.raises(ConfigError, match=r"property 'vlkge_embedding_a' is in the project's own namespace"):
+        load_tables(graph, owned, unique_label, progress=False)
+    assert graph.query(f"MATCH (n:`{unique_label}`) RETURN count(n) AS n") == [{"n": 0}]
+    assert graph.query("MATCH (m:VlkgeRelationName {label: $l}) RETURN count(m) AS n", l=unique_label) == [{"n": 0}]
+
+
+def test_relation_names_are_recorded_and_a_reload_may_not_change_them(graph: Graph, unique_label: str) -> None:
+    load_tables(graph, tiny_tables(), unique_label, progress=False)
+    names = graph.query("MATCH (m:VlkgeRelationName {label: $l}) RETURN m.relation AS relation, m.type AS type "
+                        "ORDER BY relation", l=unique_label)
+    assert names == [{"relation": "located_in", "type": "LOCATED_IN"},
+                     {"relation": "neighbor_of", "type": "NEIGHBOR_OF"}]
+    with pytest.raises(DataError, match=r"relation 'located_in' was loaded into \w+ as relationship type "
+                                        r"'LOCATED_IN'; this load would make it 'IN_REGION'"):
+        load_tables(graph, tiny_tables(rel_type="IN_REGION"), unique_label, progress=False)
+    renamed = tiny_tables()
+    renamed.relations.loc[0, "relation"] = "part_of"
+    renamed.triples["relation"] = renamed.triples["relation"].replace({"located_in": "part_of"})
+    with pytest.raises(DataError, match=r"relationship type 'LOCATED_IN' already holds relation 'located_in'"):
+        load_tables(graph, renamed, unique_label, progress=False)
+    assert graph.query(f"MATCH (:`{unique_label}`)-[r]->() RETURN count(r) AS n") == [{"n": 3}]

@@ -56,15 +56,18 @@ def test_a_users_has_relation_facts_are_exported_trained_on_and_predicted(
     state = sync(graph, cfg, device="cpu")
     run_dir = tmp_path / "runs" / state.run_id
     exported, _ = read_snapshot(run_dir / "snapshot")
-    assert (exported.triples["relation"] == LEGACY).sum() == 12  # every one of the user's facts
+    # the facts keep their type; the relation is named as loaded ("has_relation", see relation_names.py)
+    name = "has_relation"
+    assert (exported.triples["relation"] == name).sum() == 12  # every one of the user's facts
+    assert exported.relation_types()[name] == LEGACY
     data = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu").data
-    assert LEGACY in list(data.relation_ids)  # trained on
-    assert LEGACY in set(pd.read_parquet(run_dir / "candidates.parquet")["relation"])
+    assert name in list(data.relation_ids)  # trained on
+    assert name in set(pd.read_parquet(run_dir / "candidates.parquet")["relation"])
     published = graph.query("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation) "
-                            "RETURN x.relation AS relation ORDER BY relation", run=state.run_id)
-    assert [r["relation"] for r in published] == [LEGACY, "NEXT"]
+                            "RETURN x.relation AS relation, x.type AS type ORDER BY relation", run=state.run_id)
+    assert [(r["relation"], r["type"]) for r in published] == [(name, LEGACY), ("next", "NEXT")]
     candidates = graph.query(f"MATCH (:`{unique_label}`)-[c:VLKGE_CANDIDATE {{run_id: $run}}]->() "
-                             "WHERE c.relation = $rel RETURN count(c) AS n", run=state.run_id, rel=LEGACY)
+                             "WHERE c.type = $type RETURN count(c) AS n", run=state.run_id, type=LEGACY)
     assert candidates[0]["n"] > 0
     # publishing added only the project's own namespaced properties; the user's facts are all still there
     facts = graph.query(f"MATCH (:`{unique_label}`)-[r:{LEGACY}]->(:`{unique_label}`) RETURN count(r) AS n")

@@ -293,14 +293,22 @@ def test_duplicate_entities_conflicting_or_not(tmp_path: Path) -> None:
 
 def test_relation_mapping_and_types(tmp_path: Path) -> None:
     tables = read_dataset(tiny(tmp_path, extra="relations: {mapping: {likes: LIKES_A_LOT}}\n"))
-    assert tables.relations.to_dict("records") == [{"relation": "likes", "type": "LIKES_A_LOT"}]
+    assert tables.relations.to_dict("records") == [
+        {"relation": "likes", "type": "LIKES_A_LOT", "source": f"{tmp_path / 'tiny.yaml'}: relations.mapping.likes"}]
     with pytest.raises(ConfigError, match=r"tiny\.yaml: relations\.mapping\.loves: no triple uses relation "
                                           r"'loves' \(the data has 'likes'\)"):
         read_dataset(tiny(tmp_path, extra="relations: {mapping: {loves: LOVES}}\n"))
-    with pytest.raises(ConfigError, match=r"relations 'has part' and 'has_part' would both become .*'HAS_PART'"):
-        read_dataset(tiny(tmp_path, "h,r,t,split\na,has part,b,train\na,has_part,c,train\n"))
-    with pytest.raises(ConfigError, match=r"relation '!!!'.*map it in relations\.mapping"):
-        read_dataset(tiny(tmp_path, "h,r,t,split\na,!!!,b,train\n"))
+    with pytest.raises(ConfigError, match=r"tiny\.yaml: relations 'a' and 'b' would both become .*'X'"):
+        read_dataset(tiny(tmp_path, "h,r,t,split\nu,a,v,train\nu,b,w,train\n",
+                          extra="relations: {mapping: {a: X, b: X}}\n"))
+    # names that collide after sanitising, or have nothing safe, still get distinct types: no mapping needed
+    odd = read_dataset(tiny(tmp_path, "h,r,t,split\na,has part,b,train\na,has_part,c,train\nb,!!!,c,train\n"))
+    types = odd.relation_types()
+    assert len(set(types.values())) == 3 and types["!!!"].startswith("R_")
+    assert types["has part"].startswith("HAS_PART_") and types["has_part"].startswith("HAS_PART_")
+    sources = odd.relation_sources()
+    assert sources == {"has part": f"{tmp_path / 'triples.csv'}:2", "has_part": f"{tmp_path / 'triples.csv'}:3",
+                       "!!!": f"{tmp_path / 'triples.csv'}:4"}
     hostile = read_dataset(tiny(tmp_path, "h,r,t,split\na,r`]->() DETACH DELETE n //,b,train\n"))
     (rel_type,) = hostile.relations["type"]
     assert validate_identifier(rel_type) == rel_type and re.fullmatch(r"[A-Z0-9_]+", rel_type)

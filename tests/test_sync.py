@@ -107,7 +107,7 @@ def test_sync_publishes_consistent_candidates(graph: Graph, synced) -> None:
 def test_hidden_facts_come_back_among_top10(graph: Graph, synced) -> None:
     label, _, _, hidden, _ = synced
     found = graph.query(f"UNWIND $pairs AS p MATCH (h:`{label}` {{id: p.head}})-[c:VLKGE_CANDIDATE]->"
-                        f"(t:`{label}` {{id: p.tail}}) WHERE c.relation = 'NEIGHBOR_OF' AND c.rank <= 10 "
+                        f"(t:`{label}` {{id: p.tail}}) WHERE c.relation = 'neighbor_of' AND c.rank <= 10 "
                         "RETURN count(DISTINCT [h.id, t.id]) AS n", pairs=hidden)[0]["n"]
     share = found / len(hidden)
     # A random top-10 over ~245 candidate countries would hold a hidden neighbour about 4% of the time.
@@ -117,7 +117,7 @@ def test_hidden_facts_come_back_among_top10(graph: Graph, synced) -> None:
 
 def test_accept_and_reject_then_rejected_pair_is_never_proposed_again(graph: Graph, synced) -> None:
     label, cfg, state, _, run_dir = synced
-    top = graph.query(f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'NEIGHBOR_OF'}}]->(t) "
+    top = graph.query(f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'neighbor_of'}}]->(t) "
                       "WHERE NOT (h)-[:NEIGHBOR_OF]->(t) "  # not one of the hidden facts
                       "RETURN h.id AS head, t.id AS tail ORDER BY c.score DESC LIMIT 2")
     accepted, rejected = top
@@ -129,17 +129,17 @@ def test_accept_and_reject_then_rejected_pair_is_never_proposed_again(graph: Gra
     run_query(graph, "reject-candidate", {"label": label, **rejected, "relation": "NEIGHBOR_OF", "reason": "test"})
     for pair in (accepted, rejected):
         left = graph.query(f"MATCH (h:`{label}` {{id: $head}})-[c:VLKGE_CANDIDATE]->(t {{id: $tail}}) "
-                           "WHERE c.relation = 'NEIGHBOR_OF' RETURN count(c) AS n", **pair)
+                           "WHERE c.relation = 'neighbor_of' RETURN count(c) AS n", **pair)
         assert left == [{"n": 0}]
     # Re-export (the rejection is read back) and predict again with the trained model: never re-proposed.
     dict(STAGES)["export"](Stage(graph, cfg, run_dir, RunState.load(run_dir), "cpu", Console(stderr=True)))
     sync(graph, cfg, start="predict", run_dir=run_dir, dry_run=True, device="cpu")
     candidates = pd.read_parquet(run_dir / "candidates.parquet")
     same = candidates[(candidates["head"] == rejected["head"]) & (candidates["tail"] == rejected["tail"])
-                      & (candidates["relation"] == "NEIGHBOR_OF")]
+                      & (candidates["relation"] == "neighbor_of")]
     assert same.empty
     assert pd.read_parquet(run_dir / "rejected.parquet").to_dict("records") == [
-        {"head": rejected["head"], "relation": "NEIGHBOR_OF", "tail": rejected["tail"]}]
+        {"head": rejected["head"], "relation": "neighbor_of", "tail": rejected["tail"]}]
 
 
 def test_every_library_query_runs(graph: Graph, synced) -> None:
@@ -172,7 +172,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     trained = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
     model, data = trained.model.double(), trained.data
     ent = list(data.entity_ids)
-    rel = list(data.relation_ids).index("NEIGHBOR_OF")
+    rel = list(data.relation_ids).index("neighbor_of")  # the dataset's name; its type is NEIGHBOR_OF
     node = f"(n:`{label}` {{id: $id}})"
 
     info = graph.query("CALL vlkge.info() YIELD runId, scope, backbone, reciprocal, embeddingProperty, entityLabels, "
@@ -182,7 +182,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     assert (row["runId"], row["backbone"], row["reciprocal"], row["entityLabels"]) == (
         state.run_id, "complex", True, [label])
     slot = state.stages["publish"]["embedding_property"]
-    assert row["embeddingProperty"] == slot and "NEIGHBOR_OF" in row["relations"]
+    assert row["embeddingProperty"] == slot and "neighbor_of" in row["relations"]
 
     head, tail = "country:FRA", "country:DEU"
     with torch.no_grad():
@@ -197,7 +197,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
         pattern = "(n)-[x]->(o)" if direction == "tail" else "(o)-[x]->(n)"
         skip = {r["o"] for r in graph.query(
             f"MATCH {node} MATCH {pattern} WHERE type(x) = 'NEIGHBOR_OF' OR "
-            "(type(x) = 'VLKGE_REJECTED' AND x.relation = 'NEIGHBOR_OF') RETURN o.id AS o", id=key)}
+            "(type(x) = 'VLKGE_REJECTED' AND x.relation = 'neighbor_of') RETURN o.id AS o", id=key)}
         i = ent.index(key)
         with torch.no_grad():
             scores = model.score_queries(torch.tensor([[i, rel, i]]), direction)[0].clone()
@@ -215,10 +215,10 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     candidates = graph.query(f"MATCH {node} CALL vlkge.candidates(n, {{relation: 'NEIGHBOR_OF', direction: 'tail'}}) "
                              "YIELD candidate, other, relation, score RETURN other.id AS tail, relation, score, "
                              "candidate.run_id AS run, candidate.type AS type", id=head)
-    published = graph.query(f"MATCH {node}-[c:VLKGE_CANDIDATE {{run_id: $run, relation: 'NEIGHBOR_OF'}}]->(t) "
+    published = graph.query(f"MATCH {node}-[c:VLKGE_CANDIDATE {{run_id: $run, relation: 'neighbor_of'}}]->(t) "
                             "RETURN t.id AS tail, c.score AS score ORDER BY c.score DESC", id=head, run=state.run_id)
     assert candidates and [(c["tail"], c["score"]) for c in candidates] == [(p["tail"], p["score"]) for p in published]
-    assert {(c["relation"], c["type"], c["run"]) for c in candidates} == {("NEIGHBOR_OF", "NEIGHBOR_OF", state.run_id)}
+    assert {(c["relation"], c["type"], c["run"]) for c in candidates} == {("neighbor_of", "NEIGHBOR_OF", state.run_id)}
     best = graph.query(f"MATCH (h:`{label}` {{id: $h}}), (t:`{label}` {{id: $t}}) "
                        "RETURN vlkge.score(h, 'NEIGHBOR_OF', t) AS s", h=head, t=candidates[0]["tail"])[0]["s"]
     assert best == pytest.approx(candidates[0]["score"], abs=1e-4)  # what predict published is what the plugin scores
@@ -237,7 +237,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
 
     # curation on the 3rd and 4th best candidates that are not facts (the other tests took the best ones)
     third, fourth = graph.query(
-        f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'NEIGHBOR_OF', run_id: $run}}]->(t) "
+        f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'neighbor_of', run_id: $run}}]->(t) "
         "WHERE NOT (h)-[:NEIGHBOR_OF]->(t) RETURN elementId(c) AS c, h.id AS head, t.id AS tail, c.score AS score "
         "ORDER BY c.score DESC SKIP 2 LIMIT 2", run=state.run_id)
     by_id = "MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE elementId(c) = $c "
@@ -251,7 +251,7 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     assert rejected[0]["type"] == "VLKGE_REJECTED"
     props = rejected[0]["props"]
     assert (props["relation"], props["type"], props["reason"], props["run_id"], props["score"]) == (
-        "NEIGHBOR_OF", "NEIGHBOR_OF", "not a neighbour", state.run_id, fourth["score"])
+        "neighbor_of", "NEIGHBOR_OF", "not a neighbour", state.run_id, fourth["score"])
     assert props["rejected_at"] is not None
     for pair in (third, fourth):
         left = graph.query(f"MATCH (h:`{label}` {{id: $head}})-[c:VLKGE_CANDIDATE]->(t {{id: $tail}}) "

@@ -273,7 +273,6 @@ def test_shipped_recipes_parse() -> None:
     ("dataset: x\nmodel: {backbone: transr}\n", "model.backbone.*transr"),
     ("dataset: x\ntraining: {mode: 1vsall, loss: logistic}\n", "training.loss"),
     ("dataset: x\ntraining: {batch_size: 0}\n", "batch_size"),
-    ("model: {dim: 4}\n", "dataset.*required"),
     ("dataset: x\nfeatures: {audio: whisper}\n", "features"),
     ("dataset: x\nmodel: {backbone: distmult, options: {gamma: 3.0}}\n", "model.options.*gamma"),
     ("dataset: x\ntraining: {negative_sharing: -1}\n", "negative_sharing"),
@@ -286,6 +285,16 @@ def test_recipe_errors_name_file_and_key(tmp_path: Path, text: str, message: str
     with pytest.raises(ConfigError, match=message) as info:
         load_recipe(path)
     assert str(path) in str(info.value)
+
+
+def test_a_recipe_without_dataset_needs_one_from_the_command(tmp_path: Path) -> None:
+    """``dataset:`` may be left out (``train --triples`` or ``--dataset`` gives it), but not everywhere."""
+    path = tmp_path / "nodata.yaml"
+    path.write_text("model: {dim: 4}\n")
+    assert load_recipe(path).dataset == ""
+    with pytest.raises(ConfigError, match=r"training recipe 'nodata' names no dataset: add dataset: to it, or "
+                                          r"give --dataset or --triples"):
+        api.train(path, device="cpu", progress=False)
 
 
 # -- the loop --------------------------------------------------------------------------------------

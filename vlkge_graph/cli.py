@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -26,6 +26,9 @@ from vlkge_graph.errors import DataWarning, VlkgeError
 from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import LoadSummary
 from vlkge_graph.graph.server import LocalServer
+
+if TYPE_CHECKING:
+    from vlkge_graph.etl.recipe import Recipe
 
 console = Console()
 err_console = Console(stderr=True)
@@ -142,18 +145,49 @@ def init(config: ConfigOption = None) -> None:
     console.print(f"Schema applied ({count} statements) on {graph.uri}.")
 
 
+TriplesFlag = Annotated[bool, typer.Option(
+    "--triples", help="The arguments are triples files (head, relation, tail per line; tab- or comma-separated, "
+                      "as PyKEEN's TriplesFactory.from_path reads them), no recipe needed: the split comes from "
+                      "each file name (train, valid, test), the label from their folder.")]
+EntitiesOption = Annotated[Path | None, typer.Option(
+    "--entities", help="With --triples: an entity table with a header: id, and any of name, text, image "
+                       "(paths relative to the table, or URLs; several joined by |), label; other columns "
+                       "become properties.")]
+
+
+def _dataset_recipe(sources: list[str], triples: bool, entities: Path | None, label: str | None = None) -> str | Recipe:
+    """The ETL recipe the arguments name: one recipe, or with ``--triples`` one built from the files."""
+    from vlkge_graph.errors import ConfigError
+
+    if triples:
+        from vlkge_graph.etl.triples_files import recipe_from_files
+
+        return recipe_from_files(sources, entities, label)
+    if entities is not None:
+        raise ConfigError("--entities goes with --triples (a recipe lists its own entity tables)")
+    if len(sources) != 1:
+        raise ConfigError(f"give one recipe, or triples files with --triples (got {len(sources)} arguments)")
+    return sources[0]
+
+
 @app.command()
 def load(
-    recipe: Annotated[str, typer.Argument(help="Recipe name in etl/ (e.g. countries-mm, wn18rr) or a YAML path.")],
+    sources: Annotated[list[str], typer.Argument(
+        metavar="RECIPE|FILES",
+        help="Recipe name in etl/ (e.g. countries-mm, wn18rr) or a YAML path; with --triples, triples files.")],
+    triples: TriplesFlag = False,
+    entities: EntitiesOption = None,
     image_root: Annotated[str | None, typer.Option(help="Root folder for image paths (e.g. ImageNet).")] = None,
-    label: Annotated[str | None, typer.Option(help="Dataset label to use instead of the recipe's.")] = None,
+    label: Annotated[str | None, typer.Option(help="Dataset label to use instead of the recipe's (or the "
+                                                   "folder's, with --triples).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per write transaction.")] = 10_000,
     config: ConfigOption = None,
 ) -> None:
-    """Load a dataset recipe into Neo4j (batched MERGE; loading twice changes nothing)."""
+    """Load a dataset recipe, or plain triples files, into Neo4j (batched MERGE; loading twice changes nothing)."""
     from vlkge_graph.graph.load import load_recipe
 
     cfg = load_config(config)
+    recipe = _dataset_recipe(sources, triples, entities, label)
     with connect(cfg) as graph:
         tables, summary = load_recipe(graph, recipe, image_root=image_root, label=label,
                                       batch_size=batch_size, max_image_pixels=cfg.max_image_pixels)
@@ -307,14 +341,28 @@ DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, c
 def train_command(
     recipe: RecipeOption,
     output: Annotated[Path, typer.Option("--output", help="directory for checkpoints, model.pt, metrics.json")],
+    files: Annotated[list[str] | None, typer.Argument(metavar="[FILES]",
+                                                      help="with --triples: the triples files")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", help="ETL recipe name/path or snapshot directory (default: the recipe's)")] = None,
+    triples: TriplesFlag = False,
+    entities: EntitiesOption = None,
     device: DeviceOption = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="ignore checkpoints in --output")] = False,
 ) -> None:
     """Train a VL-KGE model from a training recipe and evaluate it on the test split."""
-    from vlkge_graph.training.api import train
+    from vlkge_graph.errors import ConfigError
+    from vlkge_graph.etl.recipe import save_recipe
+    from vlkge_graph.training.api import DATASET_FILE, train
 
+    if (files or triples or entities) and not (files and triples):
+        raise ConfigError("train: --triples takes the triples files as arguments (and --entities goes with it)")
+    if triples and dataset is not None:
+        raise ConfigError("train: give --dataset or --triples, not both")
+    if triples:  # the generated ETL recipe stays beside the model, so `evaluate --model` finds the data again
+        built = _dataset_recipe(files or [], True, entities)
+        assert not isinstance(built, str)
+        dataset = str(save_recipe(built, output / DATASET_FILE))
     train(recipe, dataset=dataset, device=device, output=output, resume=not fresh)
 
 

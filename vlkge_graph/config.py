@@ -65,7 +65,7 @@ class LocalServerConfig:
 class PredictConfig:
     """Which candidate links a sync proposes."""
 
-    relations: list[str] | None = None  # relationship types; None: all
+    relations: list[str] | None = None  # relation names or relationship types; None: all
     directions: list[Literal["head", "tail"]] = field(default_factory=lambda: ["tail"])
     k: int = 10
     min_score: float | None = None

@@ -9,16 +9,22 @@ from __future__ import annotations
 import re
 
 from vlkge_graph.errors import ConfigError
+from vlkge_graph.namespace import PROJECT_PREFIX
 
-_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+#: Neo4j's limit on a label, relationship type or property name: 16,383 characters, the GQL identifier
+#: limit the block store format enforces (Neo4j 5.25+); the older record formats allow 65,534.
+NAME_LIMIT = 16_383
+
+_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def validate_identifier(name: object, what: str = "identifier") -> str:
     """Return ``name`` if it is a safe Cypher identifier, else raise naming it and its role."""
-    if not isinstance(name, str) or not _SAFE.match(name):
+    if not isinstance(name, str) or not _SAFE.match(name) or len(name) > NAME_LIMIT:
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 200 else repr(name[:200]) + "..."
         raise ConfigError(
-            f"unsafe {what} {name!r}: use letters, digits and underscores only, "
-            "starting with a letter or underscore (at most 128 characters)"
+            f"unsafe {what} {shown}: use letters, digits and underscores only, "
+            f"starting with a letter or underscore (at most {NAME_LIMIT:,} characters, Neo4j's limit)"
         )
     return name
 
@@ -28,14 +34,8 @@ def quote(name: object, what: str = "identifier") -> str:
     return f"`{validate_identifier(name, what)}`"
 
 
-def relation_type_for(relation: str) -> str:
-    """Derive a Neo4j relationship type from a relation name (``_hypernym`` -> ``HYPERNYM``,
-    ``isCreatedByArtist`` -> ``IS_CREATED_BY_ARTIST``).
-
-    Raises if nothing safe remains, so an odd relation name is reported instead of silently mangled.
-    """
-    split_camel = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", relation)  # isCreatedBy -> is_Created_By
-    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", split_camel).strip("_").upper()
-    if cleaned and cleaned[0].isdigit():
-        cleaned = "R_" + cleaned
-    return validate_identifier(cleaned, f"relationship type derived from relation {relation!r}")
+def project_owned(name: str) -> bool:
+    """Whether ``name`` lies in the project's own namespace (``PROJECT_PREFIX``, any case): users' data may
+    not, or it would pass for the project's (a fact typed ``VLKGE_CANDIDATE`` is a predicted link to every
+    query and never exported as a fact)."""
+    return name.lower().startswith(PROJECT_PREFIX)

@@ -7,6 +7,8 @@ leaves out exactly the ``VLKGE_`` types and nothing else.
 
 from __future__ import annotations
 
+#: Everything the project writes starts with this, in any case; users' names may not (identifiers.project_owned).
+PROJECT_PREFIX = "vlkge"
 TYPE_PREFIX = "VLKGE_"
 LABEL_PREFIX = "Vlkge"
 PROPERTY_PREFIX = "vlkge_"

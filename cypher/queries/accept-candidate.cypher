@@ -1,11 +1,11 @@
 // Purpose: accept a candidate: create the real fact (with provenance) and remove the candidate(s) of that pair.
 // Mode: write
-// Parameters: $label, $head, $tail (key values), $relation, $key_property
+// Parameters: $label, $head, $tail (key values), $relation (name or type), $key_property
 // Defaults: {"key_property": "id"}
 // Example: vlkge-graph query accept-candidate --param label=Country --param head=country:FRA --param tail=country:BRA --param relation=NEIGHBOR_OF
 MATCH (h:$($label)) WHERE h[$key_property] = $head
 MATCH (t:$($label)) WHERE t[$key_property] = $tail
-MATCH (h)-[c:VLKGE_CANDIDATE {relation: $relation}]->(t)
+MATCH (h)-[c:VLKGE_CANDIDATE]->(t) WHERE $relation IN [c.relation, c.type]
 WITH h, t, collect(c) AS cs
 WITH h, t, cs, reduce(best = cs[0], x IN cs | CASE WHEN x.score > best.score THEN x ELSE best END) AS best
 MERGE (h)-[f:$(best.type)]->(t)

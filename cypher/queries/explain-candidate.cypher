@@ -1,11 +1,11 @@
 // Purpose: a candidate explained: its scores and the existing facts around its head and tail,
 //          with the neighbours they share.
-// Parameters: $label, $head, $tail (key values), $relation, $key_property
+// Parameters: $label, $head, $tail (key values), $relation (name or type), $key_property
 // Defaults: {"key_property": "id"}
 // Example: vlkge-graph query explain-candidate --param label=Country --param head=country:FRA --param tail=country:BRA --param relation=NEIGHBOR_OF
 MATCH (h:$($label)) WHERE h[$key_property] = $head
 MATCH (t:$($label)) WHERE t[$key_property] = $tail
-MATCH (h)-[c:VLKGE_CANDIDATE {relation: $relation}]->(t)
+MATCH (h)-[c:VLKGE_CANDIDATE]->(t) WHERE $relation IN [c.relation, c.type]
 OPTIONAL MATCH (h)-[f]-(x) WHERE NOT type(f) STARTS WITH 'VLKGE_'
 WITH h, t, c, collect(DISTINCT type(f) + ' ' + coalesce(x.name, toString(x[$key_property]))) AS head_facts,
      collect(DISTINCT x) AS head_neighbours

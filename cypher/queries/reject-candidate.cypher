@@ -1,12 +1,12 @@
 // Purpose: reject a candidate: record the decision (never proposed again, a hard negative for the next
 //          training run) and remove the candidate(s) of that pair.
 // Mode: write
-// Parameters: $label, $head, $tail (key values), $relation, $reason, $key_property
+// Parameters: $label, $head, $tail (key values), $relation (name or type), $reason, $key_property
 // Defaults: {"key_property": "id", "reason": ""}
 // Example: vlkge-graph query reject-candidate --param label=Country --param head=country:FRA --param tail=country:BRA --param relation=NEIGHBOR_OF --param reason="not adjacent"
 MATCH (h:$($label)) WHERE h[$key_property] = $head
 MATCH (t:$($label)) WHERE t[$key_property] = $tail
-MATCH (h)-[c:VLKGE_CANDIDATE {relation: $relation}]->(t)
+MATCH (h)-[c:VLKGE_CANDIDATE]->(t) WHERE $relation IN [c.relation, c.type]
 WITH h, t, collect(c) AS cs
 WITH h, t, cs, cs[0] AS first
 MERGE (h)-[x:VLKGE_REJECTED {relation: first.relation}]->(t)

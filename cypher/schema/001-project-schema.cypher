@@ -11,3 +11,8 @@ CREATE INDEX vlkge_candidate_run IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON 
 
 // The publish lock (one sync at a time per database).
 CREATE CONSTRAINT vlkge_lock_name IF NOT EXISTS FOR (l:VlkgeLock) REQUIRE l.name IS UNIQUE;
+
+// The dataset relation name behind each relationship type a load wrote, per dataset label: one name per
+// type and one type per name (vlkge_graph/graph/relation_names.py).
+CREATE CONSTRAINT vlkge_relation_name_type IF NOT EXISTS FOR (n:VlkgeRelationName) REQUIRE (n.label, n.type) IS UNIQUE;
+CREATE CONSTRAINT vlkge_relation_name_relation IF NOT EXISTS FOR (n:VlkgeRelationName) REQUIRE (n.label, n.relation) IS UNIQUE;

@@ -31,8 +31,9 @@ from vlkge_graph.errors import ConfigError, DataError, DataWarning, SourceMissin
 from vlkge_graph.etl import wordnet
 from vlkge_graph.etl.recipe import EntitiesFile, Recipe, SplitSpec, TriplesFile, file_format, load_recipe
 from vlkge_graph.etl.tables import SPLITS, TRIPLE_COLUMNS, TableSet, _sample
-from vlkge_graph.identifiers import relation_type_for, validate_identifier
+from vlkge_graph.identifiers import validate_identifier
 from vlkge_graph.image_limit import pixel_limit, too_large
+from vlkge_graph.relation_types import relation_types
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = N
     """
     recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
     image_root = os.path.abspath(image_root) if image_root else None
-    triples = pd.concat([_read_triples(recipe, spec) for spec in recipe.triples], ignore_index=True)
+    parts = [_read_triples(recipe, spec) for spec in recipe.triples]
+    triples = pd.concat([frame for frame, _ in parts], ignore_index=True)
+    sources = {relation: where for _, firsts in reversed(parts) for relation, where in firsts.items()}
     if triples.empty:
         raise DataError(f"{recipe.name}: the triples files hold no triples")
     if recipe.split is not None:
@@ -64,7 +67,7 @@ def read_dataset(recipe_or_path: Recipe | str | Path, image_root: str | None = N
     entities = _complete_entities(recipe, _merge_entities(recipe, tables), triples)
     with pixel_limit(recipe.max_image_pixels or max_image_pixels):
         entities = _attach_images(recipe, entities, image_root)
-    relations = _relations(recipe, triples["relation"])
+    relations = _relations(recipe, triples["relation"], sources)
     return TableSet(recipe.name, entities, relations, triples[list(TRIPLE_COLUMNS)]).validate()
 
 
@@ -178,8 +181,9 @@ def _source(recipe: Recipe, raw: str) -> Path:
 # --- triples ---------------------------------------------------------------------------------------
 
 
-def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
-    """One triples file in TableSet columns, plus ``_where`` (file) and ``_line`` for messages."""
+def _read_triples(recipe: Recipe, spec: TriplesFile) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One triples file in TableSet columns, plus ``_where`` (file) and ``_line`` for messages; and
+    ``file:line`` of each relation's first use."""
     path = _source(recipe, spec.path)
     table = _read_delimited(path, file_format(spec.path, spec.format), spec.header)
     out = pd.DataFrame({end: table.key_column(getattr(spec.columns, end), f"columns.{end}").astype(object)
@@ -196,7 +200,9 @@ def _read_triples(recipe: Recipe, spec: TriplesFile) -> pd.DataFrame:
     out["split"] = split
     out["_where"] = pd.Categorical([table.file] * len(out))
     out["_line"] = table.lines
-    return out
+    first = (~out["relation"].duplicated()).to_numpy()
+    lines = table.lines[first]
+    return out, {rel: f"{table.file}:{line}" for rel, line in zip(out["relation"][first], lines, strict=True)}
 
 
 def _draw_split(triples: pd.DataFrame, spec: SplitSpec) -> pd.DataFrame:
@@ -491,27 +497,21 @@ def _image_problem(path: str) -> tuple[str, str] | None:
 # --- relations and helpers -------------------------------------------------------------------------
 
 
-def _relations(recipe: Recipe, used: pd.Series) -> pd.DataFrame:
-    """Relation names -> relationship types: the recipe's mapping first, derived names otherwise."""
+def _relations(recipe: Recipe, used: pd.Series, sources: dict[str, str]) -> pd.DataFrame:
+    """Relation names -> relationship types (the recipe's mapping first, derived types otherwise), with
+    ``source``: where each type comes from (its mapping key, or the first line using the relation)."""
     names = sorted(used.unique())
     mapping = recipe.relations.mapping
     unused = sorted(set(mapping) - set(names))
     if unused:
         raise ConfigError(f"{recipe.where}: relations.mapping.{unused[0]}: no triple uses relation "
                           f"{unused[0]!r} (the data has {_sample(names, 10)})")
-    types = []
-    for name in names:
-        try:
-            types.append(mapping.get(name) or relation_type_for(name))
-        except ConfigError as exc:
-            raise ConfigError(f"{recipe.where}: {exc}; map it in relations.mapping") from exc
-    owners: dict[str, str] = {}
-    for name, rel_type in zip(names, types, strict=True):
-        if rel_type in owners:
-            raise ConfigError(f"{recipe.where}: relations {owners[rel_type]!r} and {name!r} would both become "
-                              f"relationship type {rel_type!r}; give them distinct types in relations.mapping")
-        owners[rel_type] = name
-    return pd.DataFrame({"relation": names, "type": types})
+    try:
+        types = relation_types(names, mapping)
+    except ConfigError as exc:
+        raise ConfigError(f"{recipe.where}: {exc}") from exc
+    where = [f"{recipe.where}: relations.mapping.{name}" if name in mapping else sources[name] for name in names]
+    return pd.DataFrame({"relation": names, "type": [types[n] for n in names], "source": where})
 
 
 def _nullable(values: pd.Series) -> pd.Series:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
+
+import yaml
 
 from vlkge_graph.errors import ConfigError, SourceMissingError
 from vlkge_graph.etl.sources import PROJECT_ROOT, pykeen_dataset_dir, shared_dir
@@ -214,11 +216,20 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     path = find_recipe(name_or_path)
     spec = build(RecipeSpec, read_yaml(path), f"{path}:")
     recipe = Recipe(**vars(spec), file=path.resolve())
-    _check(recipe, str(path))
+    check_recipe(recipe, str(path))
     return recipe
 
 
-def _check(recipe: Recipe, where: str) -> None:
+def save_recipe(recipe: Recipe, path: Path) -> Path:
+    """Write ``recipe`` as a YAML file that ``load_recipe`` reads back (relative paths stay relative to
+    the recipe's own file, so give absolute ones when ``path`` is elsewhere)."""
+    data = {key: value for key, value in asdict(recipe).items() if key != "file"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def check_recipe(recipe: Recipe, where: str) -> None:
     """Consistency checks that types alone cannot express."""
     if not recipe.name.strip():
         _fail(where, "name", "must not be empty")

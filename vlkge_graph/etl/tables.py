@@ -30,7 +30,8 @@ class TableSet:
     - ``entities``: ``id`` (str, unique), ``label`` (str, the entity's type label, e.g. ``Country``),
       ``name`` and ``text`` (str or None), ``images`` (list of paths or URLs, possibly empty), and
       optional extra property columns.
-    - ``relations``: ``relation`` (the dataset's name) and ``type`` (the Neo4j relationship type).
+    - ``relations``: ``relation`` (the dataset's name) and ``type`` (the Neo4j relationship type), and
+      from the ETL readers ``source``: where the type comes from (``file:line`` or a mapping key).
     - ``triples``: ``head``, ``relation``, ``tail`` (entity ids / relation names) and ``split``
       (one of ``train``, ``valid``, ``test``).
     """
@@ -65,6 +66,15 @@ class TableSet:
         if len(bad_split):
             raise DataError(f"{self.name}: unknown split values {_sample(bad_split)}; use {SPLITS}")
         return self
+
+    def relation_types(self) -> dict[str, str]:
+        """Relation name -> relationship type."""
+        return dict(zip(self.relations["relation"], self.relations["type"], strict=True))
+
+    def relation_sources(self) -> dict[str, str]:
+        """Relation name -> where its type comes from, for messages (the dataset's name when unknown)."""
+        sources = self.relations["source"] if "source" in self.relations else [self.name] * len(self.relations)
+        return dict(zip(self.relations["relation"], sources, strict=True))
 
     def counts(self) -> dict[str, int]:
         """Sizes for summaries: entities, relations and triples per split."""

@@ -23,6 +23,7 @@ from vlkge_graph.errors import ConfigError, VlkgeError
 from vlkge_graph.etl.tables import SPLITS, TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph.relation_names import relation_names
 from vlkge_graph.identifiers import quote
 from vlkge_graph.namespace import REJECTED_TYPE, TYPE_PREFIX
 
@@ -35,14 +36,21 @@ PAGE = 10_000
 TAIL_IS_ENTITY = "any(label IN labels(t) WHERE label IN $entity_labels) AND t[$key] IS NOT NULL"
 
 
-def export_rejections(graph: Graph, flt: GraphFilter) -> pd.DataFrame:
-    """Curated ``VLKGE_REJECTED`` pairs as (head, relation, tail): never proposed again, hard negatives."""
+def export_rejections(graph: Graph, flt: GraphFilter, relations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Curated ``VLKGE_REJECTED`` pairs as (head, relation, tail): never proposed again, hard negatives.
+
+    A rejection is matched to its relation by relationship type, named as in ``relations`` (the exported
+    relation table), so it follows the relation whatever the name was when it was rejected."""
     key = quote(flt.key)
     rows = []
     for label in flt.entity_labels:
         rows += graph.query(f"MATCH (h:{quote(label)})-[x:{REJECTED_TYPE}]->(t) WHERE x.type IS NOT NULL "
                             f"RETURN toString(h.{key}) AS head, x.type AS relation, toString(t.{key}) AS tail")
-    return pd.DataFrame(rows, columns=["head", "relation", "tail"])
+    frame = pd.DataFrame(rows, columns=["head", "relation", "tail"])
+    if relations is not None:
+        names = dict(zip(relations["type"], relations["relation"], strict=True))
+        frame["relation"] = frame["relation"].map(lambda t: names.get(t, t))
+    return frame
 
 
 def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE, check: bool = True) -> TableSet:
@@ -64,10 +72,23 @@ def export_tables(graph: Graph, flt: GraphFilter, name: str, page: int = PAGE, c
         raise VlkgeError(f"key property {flt.key!r} is not unique across {flt.entity_labels}: "
                          f"{entities['id'][dup].head(5).tolist()}")
     triples = triples.drop_duplicates(["head", "relation", "tail"]).reset_index(drop=True)
+    types = sorted(triples["relation"].unique())  # facts come out by type; turn types into dataset names
+    names = relation_names(graph, flt.entity_labels, types)
+    relations = pd.DataFrame({"relation": [names.get(t, t) for t in types], "type": types})
+    _refuse_shared_names(relations)
+    triples["relation"] = triples["relation"].map(dict(zip(relations["type"], relations["relation"], strict=True)))
     triples["split"] = _assign_splits(triples, flt)
-    relations = pd.DataFrame({"relation": sorted(triples["relation"].unique())})
-    relations["type"] = relations["relation"]
-    return TableSet(name, entities, relations, triples).validate()
+    return TableSet(name, entities, relations.sort_values("relation", ignore_index=True), triples).validate()
+
+
+def _refuse_shared_names(relations: pd.DataFrame) -> None:
+    """A recorded name that is also another exported type (``knows`` -> KNOWS_1A2B3C4D beside the user's
+    own ``knows`` facts) would merge two relations: refuse rather than mix them."""
+    shared = relations[relations["relation"].duplicated(keep=False)]
+    if len(shared):
+        types = ", ".join(repr(t) for t in shared["type"])
+        raise ConfigError(f"graph.relationship_types: relationship types {types} all stand for relation "
+                          f"{shared['relation'].iloc[0]!r}; export them separately (graph.relationship_types)")
 
 
 def check_filter(graph: Graph, flt: GraphFilter, source: str = "") -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import SPLITS
-from vlkge_graph.identifiers import validate_identifier
+from vlkge_graph.identifiers import project_owned, validate_identifier
+from vlkge_graph.namespace import PROJECT_PREFIX
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class GraphFilter:
             validate_identifier(label, "entity label")
         for t in self.relationship_types:
             validate_identifier(t, "relationship type")
+            if project_owned(t):
+                raise ConfigError(f"graph.relationship_types: {t!r} is in the project's own namespace "
+                                  f"({PROJECT_PREFIX}..., in any case): its relationships are predicted links or "
+                                  "bookkeeping, never facts to train on; name your facts' types")
         for prop in (self.key, self.name_property, self.split_property):
             validate_identifier(prop, "property name")
         for mods in [self.modalities, *self.modalities_by_label.values()]:

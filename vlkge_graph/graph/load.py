@@ -19,10 +19,13 @@ import pandas as pd
 from neo4j import ManagedTransaction
 from rich.progress import Progress
 
-from vlkge_graph.errors import DataError
+from vlkge_graph.errors import ConfigError, DataError
+from vlkge_graph.etl.recipe import Recipe
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
-from vlkge_graph.identifiers import quote, validate_identifier
+from vlkge_graph.graph.relation_names import record_relation_names
+from vlkge_graph.identifiers import project_owned, quote, validate_identifier
+from vlkge_graph.namespace import PROJECT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,9 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id", bat
     validate_identifier(label, "dataset label")
     validate_identifier(key, "key property")
     type_of = _relation_types(tables)
+    _refuse_project_names(tables, label, key)
     ensure_key_constraint(graph, label, key)
+    record_relation_names(graph, label, tables)
     summary = LoadSummary(label=label)
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"loading {tables.name}", total=len(tables.entities) + len(tables.triples))
@@ -148,14 +153,14 @@ def _write_relationships(graph: Graph, triples: pd.DataFrame, type_of: dict[str,
     return created
 
 
-def load_recipe(graph: Graph, recipe: str, *, image_root: str | None = None, label: str | None = None,
+def load_recipe(graph: Graph, recipe: str | Recipe, *, image_root: str | None = None, label: str | None = None,
                 batch_size: int = DEFAULT_BATCH, progress: bool = True,
                 max_image_pixels: int | None = None) -> tuple[TableSet, LoadSummary]:
-    """Read a dataset recipe (name in etl/ or path) and merge it into the graph."""
+    """Read a dataset recipe (name in etl/, path, or one built in code) and merge it into the graph."""
     from vlkge_graph.etl.readers import read_dataset
     from vlkge_graph.etl.recipe import load_recipe as parse_recipe
 
-    spec = parse_recipe(recipe)
+    spec = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
     tables = read_dataset(spec, image_root=image_root, max_image_pixels=max_image_pixels)
     summary = load_tables(graph, tables, label or spec.graph.label, spec.graph.key,
                           batch_size=batch_size, progress=progress)
@@ -164,7 +169,7 @@ def load_recipe(graph: Graph, recipe: str, *, image_root: str | None = None, lab
 
 def _relation_types(tables: TableSet) -> dict[str, str]:
     """Relation name -> relationship type; two relations sharing a type would merge facts, so refuse."""
-    mapping = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
+    mapping = tables.relation_types()
     seen: dict[str, str] = {}
     for relation, rel_type in mapping.items():
         validate_identifier(rel_type, f"relationship type of relation {relation!r}")
@@ -173,6 +178,24 @@ def _relation_types(tables: TableSet) -> dict[str, str]:
                             f"relationship type {rel_type!r}; give them distinct types")
         seen[rel_type] = relation
     return mapping
+
+
+def _refuse_project_names(tables: TableSet, label: str, key: str) -> None:
+    """Refuse names in the project's namespace (``Vlkge*``, ``VLKGE_*``, ``vlkge_*``): users' data under
+    them would pass for the project's own (a ``VLKGE_CANDIDATE`` fact is a predicted link, never a fact)."""
+    owned = f"the project's own namespace ({PROJECT_PREFIX}..., in any case)"
+    sources = tables.relation_sources()
+    for name, rel_type in tables.relation_types().items():
+        if project_owned(rel_type):
+            raise DataError(f"{sources[name]}: relation {name!r} would be relationship type {rel_type!r}, in {owned}, "
+                            "where its facts would pass for predicted links or bookkeeping and never be "
+                            "exported as facts; rename the relation, or map it to another type (relations.mapping)")
+    names = [("dataset label", label), ("key property", key),
+             *(("entity label", str(x)) for x in tables.entities["label"].unique()),
+             *(("property", str(c)) for c in tables.entities.columns if c not in ("id", "label"))]
+    for what, name in names:
+        if project_owned(name):
+            raise ConfigError(f"{tables.name}: {what} {name!r} is in {owned}; choose another name")
 
 
 def _merge_batch(tx: ManagedTransaction, cypher: str,

@@ -181,7 +181,7 @@ def _export(stage: Stage) -> dict[str, Any]:
     tables = export_tables(graph, flt, stage.state.scope, check=False)  # sync() checked the filter before the stages
     manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT,
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
-    export_rejections(graph, flt).to_parquet(stage.run_dir / REJECTED)
+    export_rejections(graph, flt, tables.relations).to_parquet(stage.run_dir / REJECTED)
     stage.console.print(f"exported {manifest.counts}")
     return {"counts": manifest.counts, "data_hash": manifest.data_hash}
 
@@ -235,11 +235,14 @@ def _predict(stage: Stage) -> dict[str, Any]:
     labels = run.tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
     rejected = data.with_hard_negatives(stage.rejected()).hard_negatives
     exclude = [rejected] if len(rejected) else []
-    candidates = predict_links(run.model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
+    type_of = run.tables.relation_types()
+    name_of = {rel_type: name for name, rel_type in type_of.items()}
+    relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
+    candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
                                probability="softmax" if run.recipe.training.loss == "cross_entropy" else "sigmoid",
                                device=run.device)
-    candidates["type"] = candidates["relation"]
+    candidates["type"] = candidates["relation"].map(type_of)
     candidates.to_parquet(stage.run_dir / CANDIDATES)
     stage.console.print(f"{len(candidates)} candidate links")
     return {"candidates": len(candidates)}
@@ -254,7 +257,9 @@ def _publish(stage: Stage) -> dict[str, Any]:
     flt = config.sync.graph
     assert flt is not None
     inverse = params.inverse_vectors
-    relations = [RelationParams(name, name, params.relation_vectors[i], None if inverse is None else inverse[i])
+    type_of = stage.tables().relation_types()
+    relations = [RelationParams(name, type_of[name], params.relation_vectors[i],
+                                None if inverse is None else inverse[i])
                  for i, name in enumerate(params.relation_ids)]
     entities = stage.tables().entities.set_index("id").loc[params.entity_ids].reset_index()[["id", "label"]]
     recipe = json.loads((stage.run_dir / TRAIN / RECIPE_FILE).read_text(encoding="utf-8"))  # as trained

@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 
 from vlkge_graph.core import resolve_device
-from vlkge_graph.errors import DataError
+from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import MODALITY_BUCKETS, RankingResult, modality_bucket_ids
@@ -36,6 +36,8 @@ from vlkge_graph.training.recipe import EvaluationSpec, Recipe, load_recipe, par
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+#: The ETL recipe ``train --triples`` writes into the output directory (its dataset, re-read by ``evaluate``).
+DATASET_FILE = "dataset.yaml"
 CHECKPOINTS = "checkpoints"
 
 
@@ -168,6 +170,9 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
         recipe = replace(recipe, dataset=dataset)
+    if not recipe.dataset:
+        raise ConfigError(f"training recipe {recipe.name!r} names no dataset: add dataset: to it, or give "
+                          "--dataset or --triples")
     dev = resolve_device(device)
     out = Path(output) if output is not None else None
     tables = tables if tables is not None else read_tables(recipe.dataset)

@@ -99,10 +99,11 @@ class EvaluationSpec:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A whole training recipe. ``dataset`` is an ETL recipe name / path or a snapshot directory;
-    ``features`` maps a modality (``image``, ``text``) to an encoder id (empty: structure only)."""
+    """A whole training recipe. ``dataset`` is an ETL recipe name / path or a snapshot directory (may be
+    left out when the command gives one); ``features`` maps a modality (``image``, ``text``) to an
+    encoder id (empty: structure only)."""
 
-    dataset: str
+    dataset: str = ""
     name: str = ""
     features: dict[Literal["image", "text"], str] = field(default_factory=dict)
     model: ModelSpec = field(default_factory=ModelSpec)
