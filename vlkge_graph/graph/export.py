@@ -115,9 +115,6 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
     """All facts as four columns; each page comes back as four server-collected lists, which decode
     and turn into a frame far faster than one small list per fact."""
     key, split = quote(flt.key), quote(flt.split_property)
-    types = "|".join(quote(t) for t in flt.relationship_types)
-    rel = f"[r:{types}]" if types else "[r]"
-    where = f" AND ({flt.where})" if flt.where else ""
     # collect() skips nulls: every column skips exactly the rows without a fact, so they stay aligned.
     exprs = {"head": f"toString(h.{key})", "relation": "type(r)", "tail": f"toString(t.{key})",
              "split": f"coalesce(toString(r.{split}), '')"}
@@ -127,14 +124,25 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
         def query(after: str, label: str = label) -> str:
             return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
                     f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
-                    f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
-                    f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where} "
-                    f"RETURN last, {collected}")
-        for record in _pages(graph, query, f"h.{key}", page, own=list(PROJECT_TYPES),
-                             entity_labels=flt.entity_labels, key=flt.key):
+                    f"{fact_match(flt)} RETURN last, {collected}")
+        for record in _pages(graph, query, f"h.{key}", page, **fact_params(flt)):
             for name, values in columns.items():
                 values.extend(record[name])
     return columns
+
+
+def fact_match(flt: GraphFilter) -> str:
+    """``OPTIONAL MATCH`` of the facts ``(h)-[r]->(t)`` of a head entity ``h`` that ``flt`` selects; it takes
+    the parameters of :func:`fact_params`. The one definition of "a fact" (export, change detection)."""
+    types = "|".join(quote(t) for t in flt.relationship_types)
+    rel = f"[r:{types}]" if types else "[r]"
+    where = f" AND ({flt.where})" if flt.where else ""
+    return (f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
+            f"AND NOT type(r) IN $own AND NOT type(r) STARTS WITH 'VLKGE_'{where}")
+
+
+def fact_params(flt: GraphFilter) -> dict[str, Any]:
+    return {"own": list(PROJECT_TYPES), "entity_labels": list(flt.entity_labels), "key": flt.key}
 
 
 def _pages(graph: Graph, query: Callable[[str], str], key_expr: str, page: int,
