@@ -148,7 +148,8 @@ def test_without_the_plugin_the_diff_gives_the_same_answer(graph: Graph, synced,
         assert without.method == "diff" and without.counts() == with_plugin.counts()
         assert without.changed_text == ["e12"]
         quick = detect_changes(graph, cfg.sync, detail=False)
-        assert quick.changed and quick.method == "fingerprint" and quick.changed_text == []
+        assert quick.changed and quick.method == "fingerprint" and not quick.detailed and quick.changed_text == []
+        assert "not compared in detail" in quick.summary()
     finally:
         graph.execute(node(label, "e12") + "SET n.text = 'thing number 12'")
 

@@ -21,3 +21,7 @@ class SourceMissingError(VlkgeError):
 
 class Neo4jServerError(VlkgeError):
     """The local Neo4j server could not be obtained, started or stopped."""
+
+
+class Interrupted(VlkgeError):
+    """Work stopped on request (e.g. SIGTERM) between two steps; what it finished is kept and it resumes."""

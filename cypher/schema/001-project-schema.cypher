@@ -11,3 +11,8 @@ CREATE INDEX vlkge_candidate_run IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON 
 
 // The publish lock (one sync at a time per database).
 CREATE CONSTRAINT vlkge_lock_name IF NOT EXISTS FOR (l:VlkgeLock) REQUIRE l.name IS UNIQUE;
+
+// Job history (`vlkge-graph jobs history`, cypher/queries/job-history.cypher): one node per job run.
+CREATE CONSTRAINT vlkge_job_run_id IF NOT EXISTS FOR (j:VlkgeJobRun) REQUIRE j.id IS UNIQUE;
+CREATE INDEX vlkge_job_run_job IF NOT EXISTS FOR (j:VlkgeJobRun) ON (j.job, j.started_at);
+CREATE INDEX vlkge_job_run_scope IF NOT EXISTS FOR (j:VlkgeJobRun) ON (j.scope, j.status);

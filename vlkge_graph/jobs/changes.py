@@ -38,6 +38,10 @@ FACT_KEY = ["head", "relation", "tail"]
 class NoBaselineError(VlkgeError):
     """The scope has no active run to compare with, or its run directory is not on this machine."""
 
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short  # the fact without the advice, for job histories
+
 
 @dataclass
 class Changes:
@@ -58,6 +62,7 @@ class Changes:
     removed_facts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FACT_KEY))
     filter_changed: bool = False  # the scope's graph filter is not the one the run exported with
     current: TableSet | None = None  # the export the diff was made from (None when the fingerprints decided)
+    detailed: bool = True  # False: changed by the fingerprints, not compared (the lists are empty)
 
     @property
     def changed_entities(self) -> list[str]:
@@ -84,6 +89,9 @@ class Changes:
         if not self.changed:
             return (f"scope {self.scope}: unchanged since run {self.run_id} ({self.now['entities']:,} entities, "
                     f"{self.now['facts']:,} facts; {self.method} check, {self.seconds:.1f} s)")
+        if not self.detailed:
+            return (f"scope {self.scope}: changed since run {self.run_id} (the fingerprints differ; not compared "
+                    f"in detail; {self.seconds:.1f} s)")
         parts = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in self.counts().items() if n)
         note = "; the graph filter changed" if self.filter_changed else ""
         return (f"scope {self.scope}: changed since run {self.run_id}: {parts or 'no entity or fact differs'}{note} "
@@ -103,12 +111,13 @@ def active_run_dir(graph: Graph, sync: SyncConfig) -> Path:
     run = active_run(graph, scope)
     if run is None:
         raise NoBaselineError(f"scope {scope!r} has no active run in this database: run a sync first "
-                              "(`vlkge-graph sync`, or a job with action: retrain)")
+                              "(`vlkge-graph sync`, or a job with action: retrain)", "the scope has no active run")
     run_dir = Path(sync.runs_dir) / run["run_id"]
     if not (run_dir / "snapshot").is_dir():
         raise NoBaselineError(f"the active run {run['run_id']!r} of scope {scope!r} has no snapshot in {run_dir}/ "
                               "(the run directory was deleted, or the sync ran with another runs_dir or on another "
-                              "machine): set sync.runs_dir to where it is, or run a sync")
+                              "machine): set sync.runs_dir to where it is, or run a sync",
+                              f"the active run's snapshot is not in {run_dir}/")
     return run_dir
 
 
@@ -136,7 +145,8 @@ def detect_changes(graph: Graph, sync: SyncConfig, *, run_dir: Path | None = Non
                            _counts(base["snapshot"]), _counts(now.to_dict()))
         if not detail:
             return Changes(sync.scope_name, run_dir.name, True, "fingerprint", time.perf_counter() - started,
-                           _counts(base["snapshot"]), _counts(now.to_dict()), filter_changed=filter_changed)
+                           _counts(base["snapshot"]), _counts(now.to_dict()), filter_changed=filter_changed,
+                           detailed=False)
     else:
         log.info("the server has no vlkge.fingerprint (build the plugin: scripts/build-plugin.sh): "
                  "exporting scope %s to compare it", sync.scope_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ import torch
 from rich.console import Console
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
-from vlkge_graph.errors import ConfigError
+from vlkge_graph.errors import ConfigError, Interrupted
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
@@ -73,8 +74,10 @@ def latest_run_dir(config: Config) -> Path:
 
 
 def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path | None = None,
-         dry_run: bool = False, device: str | None = None, console: Console | None = None) -> RunState:
-    """Run the stages from ``start`` on; ``dry_run`` stops before publishing."""
+         dry_run: bool = False, device: str | None = None, console: Console | None = None,
+         interrupt: threading.Event | None = None) -> RunState:
+    """Run the stages from ``start`` on; ``dry_run`` stops before publishing; a set ``interrupt`` stops
+    before the next stage (the scheduler's SIGTERM)."""
     console = console or Console(stderr=True)
     if start not in STAGES:
         raise ConfigError(f"--from must be one of {list(STAGES)}, not {start!r}")
@@ -89,6 +92,9 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
         todo = tuple(s for s in todo if s != "publish")
     console.print(f"sync {state.run_id}: stages {', '.join(todo)} (run directory {run_dir})")
     for stage in todo:
+        if interrupt is not None and interrupt.is_set():
+            raise Interrupted(f"sync {state.run_id} stopped before stage {stage}: resume it with "
+                                  f"`vlkge-graph sync --from {stage} --run-dir {run_dir}`")
         began = time.perf_counter()
         console.rule(f"[bold]{stage}")
         result = STAGE_FUNCTIONS[stage](graph, config, run_dir, state, device, console)
