@@ -61,6 +61,7 @@ class Scheduler:
     def run(self) -> None:
         """Schedule the jobs and block until SIGTERM / SIGINT (then wait for the running jobs)."""
         self.stop.install()
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)  # "Adding job tentatively ..."
         now = datetime.now(time_zone(self.config.schedule.timezone))
         for name in self.names:
             job = self.config.schedule.jobs[name]
@@ -68,11 +69,9 @@ class Scheduler:
             start = self._startup_trigger(name, trigger, now)
             if start:
                 self.first_trigger[name] = start
-            self.scheduler.add_job(self._run, trigger, args=[name], id=name, name=name,
-                                   **({"next_run_time": now} if start else {}))
-        for job in self.scheduler.get_jobs():
-            self.console.print(f"scheduled {job.id}: {self.config.schedule.jobs[job.id].action}, "
-                               f"next {self.first_trigger.get(job.id, 'run')} at {job.next_run_time}")
+            first = now if start else trigger.get_next_fire_time(None, now)
+            self.scheduler.add_job(self._run, trigger, args=[name], id=name, name=name, next_run_time=first)
+            self.console.print(f"scheduled {name} ({job.action}, {job.cron}): first {start or 'run'} at {first}")
         self.scheduler.start()  # returns after the first signal
         while self.running:
             time.sleep(0.2)
