@@ -199,6 +199,12 @@ def _snapshot_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[st
     return entities, triples, dict(zip(relations["relation"], relations["type"], strict=True))
 
 
+def cache_snapshot_fingerprint(run_dir: Path) -> None:
+    """Compute and cache a run's snapshot fingerprint now (under a second on WN18RR), so the first change
+    check after the run needs only the server's."""
+    _snapshot_fingerprint(run_dir, read_manifest(run_dir / "snapshot").data_hash)
+
+
 def _snapshot_fingerprint(run_dir: Path, data_hash: str) -> dict[str, Any]:
     """``{"snapshot": fingerprint, "equivalent": [server fingerprints seen with equal content]}``, cached in
     the run directory per snapshot data hash."""

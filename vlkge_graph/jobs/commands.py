@@ -89,9 +89,12 @@ def run_once(cfg: Config, name: str, job: JobConfig, *, trigger: str, console: C
     from vlkge_graph.jobs.stop import GracefulStop
 
     stop = GracefulStop(cfg.schedule.stop_grace_s).install()
-    with connect(cfg) as graph:
-        outcome = run_job(graph, cfg, name, job, trigger=trigger, force=force, stop=stop.event, device=device,
-                          dry_run=dry_run, console=console)
+    try:
+        with connect(cfg) as graph:
+            outcome = run_job(graph, cfg, name, job, trigger=trigger, force=force, stop=stop.event, device=device,
+                              dry_run=dry_run, console=console)
+    finally:
+        stop.restore()
     if outcome.stages:
         console.print("stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in outcome.stages.items()))
     if outcome.status == "failed":

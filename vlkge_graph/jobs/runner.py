@@ -30,7 +30,7 @@ from vlkge_graph.errors import Interrupted, VlkgeError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.lock import Lease, LockBusyError, hold_lock
 from vlkge_graph.jobs import history
-from vlkge_graph.jobs.changes import Changes, NoBaselineError, detect_changes
+from vlkge_graph.jobs.changes import Changes, NoBaselineError, cache_snapshot_fingerprint, detect_changes
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def _retrain(graph: Graph, config: Config, outcome: JobOutcome, resume_dir: Path
     todo = STAGES[STAGES.index(start):]
     try:
         sync(graph, config, start=start, run_dir=run_dir, dry_run=dry_run, console=console, interrupt=stop)
+        cache_snapshot_fingerprint(run_dir)  # the next change check then reads it
     finally:
         stages = RunState.load(run_dir).stages
         outcome.stages = {s: float(stages[s].get("seconds", 0.0)) for s in todo if s in stages}

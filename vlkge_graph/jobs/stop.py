@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from vlkge_graph.jobs import history
 from vlkge_graph.jobs.runner import ACTIVE
@@ -30,11 +31,20 @@ class GracefulStop:
     def __init__(self, grace_s: float, on_first: Callable[[], None] | None = None) -> None:
         self.grace_s, self.on_first = grace_s, on_first
         self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
 
     def install(self) -> GracefulStop:
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGINT, self._handle)
+        """Handle SIGTERM and SIGINT (only possible in the main thread; elsewhere the defaults stay)."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
+
+    def restore(self) -> None:
+        """Put back the handlers ``install`` replaced (a one-shot command inside a longer-lived process)."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
