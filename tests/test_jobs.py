@@ -193,3 +193,14 @@ def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypa
     bad = runner.invoke(app, ["sync", "--if-changed", "--from", "train", "-c", str(path)])
     assert bad.exit_code == 1 and "cannot resume" in str(bad.exception)
     assert replace(scope.sync, device="cpu").scope_name == label
+
+
+def test_a_scope_lock_held_too_long_fails_the_job_with_a_clear_message(graph: Graph, scope: Config) -> None:
+    from vlkge_graph.graph.lock import hold_lock
+
+    label = scope.sync.scope_name
+    with hold_lock(graph, f"job:{label}", lease_s=30, holder="another-scheduler"):
+        out = run_job(graph, scope, "blocked", replace(job(), lock_wait_s=1), console=QUIET)
+    assert out.status == "failed" and "stayed taken longer than lock_wait_s (1 s)" in (out.error or "")
+    assert f"'job:{label}'" in (out.error or "")
+    assert records(graph, job="blocked")[0]["status"] == "failed"

@@ -90,6 +90,7 @@ def run_job(graph: Graph, config: Config, name: str, job: JobConfig, *, trigger:
     record_id = history.start_record(graph, job=name, scope=scope, trigger=trigger, requested=job.action,
                                      attempt=attempt)
     outcome = JobOutcome(record_id, name, scope)
+    changes: Changes | None = None
     try:
         with job_lock(graph, scope, job.lock_wait_s, stop) as lease:
             ACTIVE[record_id] = (graph, lease)
@@ -118,8 +119,8 @@ def run_job(graph: Graph, config: Config, name: str, job: JobConfig, *, trigger:
     except Interrupted as exc:  # SIGTERM: between two stages, or while waiting for the lock
         outcome.status, outcome.error = "interrupted", str(exc)
     except LockBusyError as exc:
-        outcome.error = (f"another job of scope {scope!r} held its lock longer than lock_wait_s "
-                         f"({job.lock_wait_s:.0f} s): {exc}")
+        outcome.error = (f"a lock of scope {scope!r} (another job, or a publish) stayed taken longer than "
+                         f"lock_wait_s ({job.lock_wait_s:.0f} s): {exc}")
     except Exception as exc:  # a job's failure is recorded; it never stops the scheduler
         outcome.error = str(exc) if isinstance(exc, VlkgeError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, VlkgeError):
