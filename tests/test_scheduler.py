@@ -161,3 +161,39 @@ def test_two_schedulers_never_run_jobs_of_one_scope_at_once(graph: Graph, neo4j_
     for (_, end, _), (start, _, _) in pairwise(spans):
         assert end <= start, spans  # the scope's job lock: one at a time
     assert {r["status"] for r in history(graph, label)} <= {"succeeded", "interrupted"}
+
+
+def test_sigterm_abandons_a_stage_that_outlasts_the_grace(graph: Graph, neo4j_config: Config, tmp_path: Path) -> None:
+    """`jobs run` with stop_grace_s 1 and a long training: SIGTERM abandons the stage, records the run as
+    interrupted, frees the scope's lock and exits with 143; the job's next run would resume it."""
+    from vlkge_graph.jobs.runner import next_stage, resumable_run
+
+    if not plugin_available(graph):
+        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
+    label = f"Term{uuid.uuid4().hex[:10]}"
+    load_tiny(graph, label)
+    cfg = tiny_sync_config(neo4j_config, label, tmp_path, epochs=500)
+    config = write_config(tmp_path / "vlkge.yaml", cfg, jobs={"slow": {"action": "retrain"}})
+    config.write_text(config.read_text().replace("stop_grace_s: 120", "stop_grace_s: 1"))
+    log = tmp_path / "run.log"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("NEO4J_URI", None)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "vlkge_graph.cli", "jobs", "run", "slow", "-c", str(config)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        runs = Path(cfg.sync.runs_dir)
+        wait_for("the training stage to start", lambda: any(
+            "encode" in json.loads(p.read_text())["stages"] for p in runs.glob("*/run.json")), log, proc)
+        started = time.monotonic()
+        assert stop(proc, log, timeout=60) == 143
+        assert time.monotonic() - started < 30  # abandoned, not finished: 500 epochs take far longer
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    record = history(graph, label)[-1]
+    assert record["status"] == "interrupted" and "stopped during a stage" in record["error"], record
+    lock = graph.query("MATCH (l:VlkgeLock {name: $n}) RETURN l.holder AS holder", n=f"job:{label}")
+    assert lock == [{"holder": None}]  # released: the next run need not wait for the lease
+    run_dir = resumable_run(graph, "slow", record_id="none")
+    assert run_dir is not None and run_dir.name == record["run_id"] and next_stage(run_dir) == "train"
