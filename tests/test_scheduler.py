@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.jobs_fixtures import load_tiny, tiny_sync_config
+from tests.jobs_fixtures import TINY_RECIPE, load_tiny, tiny_sync_config
 from vlkge_graph.config import Config
 from vlkge_graph.etl.sources import PROJECT_ROOT
 from vlkge_graph.graph.connection import Graph
@@ -85,7 +85,7 @@ def tiny(graph: Graph, neo4j_config: Config, unique_label: str, tmp_path: Path) 
     if not plugin_available(graph):
         pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
     load_tiny(graph, unique_label)
-    return tiny_sync_config(neo4j_config, unique_label, tmp_path, epochs=30)
+    return tiny_sync_config(neo4j_config, unique_label, tmp_path)
 
 
 def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(graph: Graph, tiny: Config,
@@ -110,14 +110,16 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
         assert first["action"] == "retrain" and json.loads(first["stage_seconds"]).keys() == {
             "export", "encode", "train", "predict", "publish"}
         assert "unchanged since run " + first["run_id"] in runs("tiny", status="skipped")[0]["reason"]
-        failed = runs("broken")
+        failed = [r for r in runs("broken") if r["status"] != "running"]  # the next one may be under way
         assert {r["status"] for r in failed} == {"failed"}
         assert {r["attempt"] for r in failed} >= {1, 2}
         assert "no node has the label" in failed[0]["error"]
         assert proc.poll() is None  # failures never stop the scheduler
 
-        # A change makes the next run retrain; SIGTERM once its export is done: the stage in progress
-        # finishes, no further one starts, and the run is recorded as interrupted.
+        # A change makes the next run retrain (with a longer training, so that it is still running when the
+        # signal comes); SIGTERM once its export is done: the stage in progress finishes, no further one
+        # starts, and the run is recorded as interrupted.
+        Path(tiny.sync.recipe).write_text(TINY_RECIPE.replace("EPOCHS", "15"))
         graph.execute(f"MATCH (n:`{label}` {{id: 'e07'}}) SET n.text = 'changed while scheduled'")
         wait_for("the retrain of the change to finish its export", lambda: any(
             r["status"] == "running" and r.get("run_dir") and "export" in json.loads(
