@@ -22,7 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from vlkge_graph.config import load_config
-from vlkge_graph.errors import DataWarning, VlkgeError
+from vlkge_graph.errors import ConfigError, DataWarning, VlkgeError
 from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import LoadSummary
 from vlkge_graph.graph.server import LocalServer
@@ -79,6 +79,7 @@ ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", envvar="VLKGE_CONFIG",
     help="Configuration file (default: ./vlkge.yaml when present). NEO4J_URI, NEO4J_USER, "
          "NEO4J_PASSWORD and NEO4J_DATABASE override its connection settings.")]
+DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: GPU if any)")]
 LockWaitOption = Annotated[float | None, typer.Option(
     "--lock-wait", metavar="SECONDS", min=0,
     help="Wait up to this long when another publish holds a lock this one needs (default: sync.lock_wait_s, 0).")]
@@ -243,18 +244,94 @@ def sync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Everything but publishing to Neo4j.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: a GPU when present).")] = None,
     lock_wait: LockWaitOption = None,
+    if_changed: Annotated[bool, typer.Option("--if-changed", help="Only when the scope's graph changed since its "
+                                             "active run (recorded in `jobs history`).")] = False,
 ) -> None:
     """Export the graph, encode images and texts, train, evaluate, predict links and publish them to Neo4j."""
     from dataclasses import replace
 
-    from vlkge_graph.jobs.sync import sync as run_sync
-
     cfg = load_config(config)
     if lock_wait is not None:
         cfg = replace(cfg, sync=replace(cfg.sync, lock_wait_s=lock_wait))
+    if if_changed:
+        if start != "export" or run_dir is not None:
+            raise ConfigError("--if-changed starts a new sync when the graph changed; it cannot resume one "
+                              "(--from, --run-dir)")
+        from vlkge_graph.jobs.commands import sync_if_changed
+
+        sync_if_changed(cfg, device, dry_run, console)
+        return
+    from vlkge_graph.jobs.sync import sync as run_sync
+
     with connect(cfg) as graph:
         state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
     print_stage_summary(state.stages)
+
+
+# -- scheduled jobs (vlkge_graph/jobs/) --------------------------------------------------------
+jobs_app = typer.Typer(help="Scheduled re-embedding jobs (schedule.jobs in vlkge.yaml): list, run one, history.",
+                       no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@app.command()
+def scheduler(
+    config: ConfigOption = None,
+    job: Annotated[list[str] | None, typer.Option("--job", help="Run only these jobs (repeatable).")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Run the jobs of schedule.jobs on their cron schedules until SIGTERM (see the README)."""
+    from vlkge_graph.jobs.commands import run_scheduler
+
+    run_scheduler(load_config(config), job, device, console)
+
+
+@app.command()
+def refresh(
+    config: ConfigOption = None,
+    retrain_drift: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Retrain instead when the share of new entities or of new facts reaches this.")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Fold new and edited entities of the sync scope into its active run without retraining (skipped when
+    nothing changed)."""
+    from vlkge_graph.jobs.commands import refresh_once
+
+    refresh_once(load_config(config), retrain_drift, device, console)
+
+
+@jobs_app.command("list")
+def jobs_list(config: ConfigOption = None) -> None:
+    """The configured jobs: scope, action, schedule, conditions and next run."""
+    from vlkge_graph.jobs.commands import jobs_table
+
+    console.print(jobs_table(load_config(config)))
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="A job of schedule.jobs.")],
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Act even when its conditions say to skip.")] = False,
+    device: DeviceOption = None,
+) -> None:
+    """Run one job now (once, no retries), recorded in the job history with trigger `manual`."""
+    from vlkge_graph.jobs.commands import run_configured
+
+    run_configured(load_config(config), name, force, device, console)
+
+
+@jobs_app.command("history")
+def jobs_history(
+    config: ConfigOption = None,
+    job: Annotated[str | None, typer.Option(help="Only this job.")] = None,
+    scope: Annotated[str | None, typer.Option(help="Only this scope.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
+) -> None:
+    """Recorded job runs, newest first: what changed, what was done and why, stage seconds, outcome."""
+    from vlkge_graph.jobs.commands import history_table
+
+    console.print(history_table(load_config(config), job, scope, limit))
 
 
 @app.command()
@@ -334,7 +411,6 @@ def print_rows(rows: list[dict[str, object]], title: str) -> None:
 
 # The training commands import torch only when they run, so `--help` and the graph commands start fast.
 RecipeOption = Annotated[Path, typer.Option("--recipe", help="training recipe, e.g. training/kinships-complex.yaml")]
-DeviceOption = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: GPU if any)")]
 
 
 @app.command("train")
@@ -386,5 +462,5 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m vlkge_graph.cli (the tests run the scheduler this way)
     main()

@@ -13,6 +13,7 @@ from typing import Literal
 
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.identifiers import validate_identifier
 from vlkge_graph.strict import build, read_yaml
 
 DEFAULT_CONFIG = "vlkge.yaml"
@@ -94,10 +95,76 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class JobConditions:
+    """When a scheduled job acts (see vlkge_graph/jobs/runner.py)."""
+
+    changed: bool = True  # only when the scope's graph changed since its active run
+    min_changed_entities: int = 0  # ... and at least this many entities are new, removed or edited
+    #: A refresh becomes a retrain when the share of new entities or of new facts reaches this (0-1).
+    retrain_drift: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_changed_entities < 0:
+            raise ConfigError(f"min_changed_entities: must be 0 or more, got {self.min_changed_entities}")
+        if self.retrain_drift is not None and not 0 < self.retrain_drift <= 1:
+            raise ConfigError(f"retrain_drift: a share between 0 and 1 (0.05 = 5%), got {self.retrain_drift}")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One named job of ``schedule.jobs``."""
+
+    #: 5 fields as crontab, or 6 with seconds first; None: run only on demand (`vlkge-graph jobs run NAME`).
+    cron: str | None = None
+    action: Literal["refresh", "retrain"] = "refresh"
+    #: A name (of ``scopes``, or the ``sync`` section's scope) or an inline sync configuration; default ``sync``.
+    scope: str | SyncConfig | None = None
+    timezone: str | None = None  # IANA name; default schedule.timezone
+    when: JobConditions = field(default_factory=JobConditions)
+    retries: int = 2  # further attempts after a failure, with exponential backoff
+    retry_backoff_s: float = 60
+    lock_wait_s: float = 3600  # wait this long for another job (or publish) of the scope
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        from vlkge_graph.jobs.cron import parse_cron, time_zone  # APScheduler only when a schedule is read
+
+        if self.timezone is not None:
+            time_zone(self.timezone)
+        if self.cron is not None:
+            parse_cron(self.cron, self.timezone or "UTC")
+        if self.retries < 0 or self.retry_backoff_s < 0 or self.lock_wait_s < 0:
+            raise ConfigError("retries, retry_backoff_s and lock_wait_s must not be negative")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """``vlkge-graph scheduler``: named jobs and how the scheduler runs them."""
+
+    timezone: str = "UTC"
+    jobs: dict[str, JobConfig] = field(default_factory=dict)
+    misfire_grace_s: float = 3600  # a run late by more than this (machine asleep, scheduler down) is skipped
+    stop_grace_s: float = 60  # on SIGTERM, how long the stage in progress may take before it is abandoned
+    workers: int = 2  # jobs of different scopes that may run at once
+
+    def __post_init__(self) -> None:
+        from vlkge_graph.jobs.cron import time_zone
+
+        time_zone(self.timezone)
+        for name in self.jobs:
+            validate_identifier(name.replace("-", "_"), "job name (letters, digits, _ and -)")
+        if self.workers < 1:
+            raise ConfigError(f"workers: at least 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
 class Config:
     neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     local_server: LocalServerConfig = field(default_factory=LocalServerConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    #: Further named sync configurations, for scheduled jobs (``schedule.jobs.NAME.scope: NAME``).
+    scopes: dict[str, SyncConfig] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     #: Images with more pixels count as unreadable (probable decompression bombs), in `load` (unless the
     #: recipe sets its own) and in sync's encode stage; default: PIL's limit, about 89 megapixels.
     max_image_pixels: int | None = None
@@ -107,6 +174,33 @@ class Config:
     def __post_init__(self) -> None:
         if self.max_image_pixels is not None and self.max_image_pixels < 1:
             raise ConfigError("max_image_pixels: must be a positive number of pixels")
+        for name in self.scopes:
+            validate_identifier(name, "scope name")
+        for name, job in self.schedule.jobs.items():
+            self.job_scope(name, job)
+    def scope_config(self, ref: str | SyncConfig | None) -> SyncConfig:
+        """The sync configuration a job's ``scope`` names: ``scopes.NAME`` (its scope defaults to NAME), the
+        ``sync`` section (by its scope name, or None), or an inline one."""
+        if isinstance(ref, SyncConfig):
+            return ref
+        if ref is None or (self.sync.graph is not None and ref == self.sync.scope_name):
+            return self.sync
+        if ref in self.scopes:
+            named = self.scopes[ref]
+            return named if named.scope else replace(named, scope=ref)
+        known = sorted({*self.scopes, *([self.sync.scope_name] if self.sync.graph is not None else [])})
+        raise ConfigError(f"unknown scope {ref!r}; known: {known or 'none (add a sync: or scopes: section)'}")
+
+    def job_scope(self, name: str, job: JobConfig) -> SyncConfig:
+        """The job's sync configuration; errors name the job's key."""
+        try:
+            sync = self.scope_config(job.scope)
+        except ConfigError as exc:
+            raise ConfigError(f"schedule.jobs.{name}.scope: {exc}") from exc
+        if sync.graph is None:
+            raise ConfigError(f"schedule.jobs.{name}.scope: the scope has no graph; say which labels are "
+                              "entities, e.g. sync: {graph: {entity_labels: [Person]}}")
+        return sync
 
 
 ENV_OVERRIDES = {"NEO4J_URI": "uri", "NEO4J_USER": "user", "NEO4J_PASSWORD": "password",

@@ -26,3 +26,7 @@ class Neo4jServerError(VlkgeError):
 class DataWarning(UserWarning):
     """Input was usable but lost or changed something (images dropped, ids stripped); the message says what
     and where."""
+
+
+class Interrupted(VlkgeError):
+    """Work stopped on request (e.g. SIGTERM) between two steps; what it finished is kept and it resumes."""

@@ -56,8 +56,12 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             try:
                 return _convert(option, value, where)
             except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} matches no allowed type")
+                errors.append((option, str(exc)))
+        # A mapping meant for a dataclass option: its own error (e.g. an unknown key) says more.
+        shaped = [e for option, e in errors if isinstance(value, dict) and dataclasses.is_dataclass(option)]
+        if len(errors) == 1 or len(shaped) == 1:
+            raise ConfigError((shaped or [errors[0][1]])[0])
+        raise ConfigError(f"{where}: {value!r} matches no allowed type")
     if origin is typing.Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:

@@ -16,3 +16,8 @@ CREATE CONSTRAINT vlkge_lock_name IF NOT EXISTS FOR (l:VlkgeLock) REQUIRE l.name
 // type and one type per name (vlkge_graph/graph/relation_names.py).
 CREATE CONSTRAINT vlkge_relation_name_type IF NOT EXISTS FOR (n:VlkgeRelationName) REQUIRE (n.label, n.type) IS UNIQUE;
 CREATE CONSTRAINT vlkge_relation_name_relation IF NOT EXISTS FOR (n:VlkgeRelationName) REQUIRE (n.label, n.relation) IS UNIQUE;
+
+// Job history (`vlkge-graph jobs history`, cypher/queries/job-history.cypher): one node per job run.
+CREATE CONSTRAINT vlkge_job_run_id IF NOT EXISTS FOR (j:VlkgeJobRun) REQUIRE j.id IS UNIQUE;
+CREATE INDEX vlkge_job_run_job IF NOT EXISTS FOR (j:VlkgeJobRun) ON (j.job, j.started_at);
+CREATE INDEX vlkge_job_run_scope IF NOT EXISTS FOR (j:VlkgeJobRun) ON (j.scope, j.status);

@@ -143,25 +143,30 @@ def _entity_rows(graph: Graph, flt: GraphFilter, page: int) -> Iterator[tuple[An
 FACT_COLUMNS = ("head", "relation", "tail", "split")
 
 
-def _fact_query(flt: GraphFilter, label: str, after: str) -> str:
-    """One page of the facts whose head has ``label``; ``after`` as in ``_pages``."""
-    key, split = quote(flt.key), quote(flt.split_property)
+def fact_match(flt: GraphFilter) -> str:
+    """``OPTIONAL MATCH`` of the facts ``(h)-[r]->(t)`` of a head entity ``h`` that ``flt`` selects; it takes
+    the parameters of :func:`fact_params`. The one definition of "a fact" (export, change detection): every
+    relationship type between entities except the project's own (``VLKGE_*``)."""
     types = "|".join(quote(t) for t in flt.relationship_types)
     rel = f"[r:{types}]" if types else "[r]"
     where = f" AND ({flt.where})" if flt.where else ""
+    return f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} AND NOT type(r) STARTS WITH $own{where}"
+
+
+def fact_params(flt: GraphFilter) -> dict[str, Any]:
+    return {"own": TYPE_PREFIX, "entity_labels": list(flt.entity_labels), "key": flt.key}
+
+
+def _fact_query(flt: GraphFilter, label: str, after: str) -> str:
+    """One page of the facts whose head has ``label``; ``after`` as in ``_pages``."""
+    key, split = quote(flt.key), quote(flt.split_property)
     # collect() skips nulls: every column skips exactly the rows without a fact, so they stay aligned.
     exprs = {"head": f"toString(h.{key})", "relation": "type(r)", "tail": f"toString(t.{key})",
              "split": f"coalesce(toString(r.{split}), '')"}
     collected = ", ".join(f"collect(CASE WHEN r IS NOT NULL THEN {exprs[c]} END) AS {c}" for c in FACT_COLUMNS)
     return (f"MATCH (h:{quote(label)}) {after} WITH h ORDER BY h.{key} LIMIT $page "
             f"WITH collect(h) AS heads, collect(h.{key})[-1] AS last UNWIND heads AS h "
-            f"OPTIONAL MATCH (h)-{rel}->(t) WHERE {TAIL_IS_ENTITY} "
-            f"AND NOT type(r) STARTS WITH $own{where} "
-            f"RETURN last, {collected}")
-
-
-def _fact_params(flt: GraphFilter) -> dict[str, Any]:
-    return {"own": TYPE_PREFIX, "entity_labels": flt.entity_labels, "key": flt.key}
+            f"{fact_match(flt)} RETURN last, {collected}")
 
 
 def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[Any]]:
@@ -171,7 +176,7 @@ def _fact_columns(graph: Graph, flt: GraphFilter, page: int) -> dict[str, list[A
     for label in flt.entity_labels:
         def query(after: str, label: str = label) -> str:
             return _fact_query(flt, label, after)
-        for record in _pages(graph, query, f"h.{quote(flt.key)}", page, **_fact_params(flt)):
+        for record in _pages(graph, query, f"h.{quote(flt.key)}", page, **fact_params(flt)):
             for name, values in columns.items():
                 values.extend(record[name])
     return columns
@@ -187,7 +192,7 @@ def _check_where(graph: Graph, flt: GraphFilter, name: str) -> None:
                "(e.g. \"coalesce(r.holdout, false) = false\")")
     cypher = "EXPLAIN " + _fact_query(flt, flt.entity_labels[0], "")
     try:
-        keys, query_type = graph.read(_plan, cypher, {"page": 1, "after": None, **_fact_params(flt)})
+        keys, query_type = graph.read(_plan, cypher, {"page": 1, "after": None, **fact_params(flt)})
     except (ClientError, DatabaseError) as exc:
         said = (exc.message or str(exc)).splitlines()[0]  # the rest quotes the whole export query
         raise ConfigError(f"{refused}; Neo4j refused it: {said}") from exc

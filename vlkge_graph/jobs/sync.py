@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ import pandas as pd
 from rich.console import Console
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
-from vlkge_graph.errors import ConfigError
+from vlkge_graph.errors import ConfigError, Interrupted
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
@@ -145,8 +146,10 @@ class Stage:
 
 
 def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path | None = None,
-         dry_run: bool = False, device: str | None = None, console: Console | None = None) -> RunState:
-    """Run the stages from ``start`` on; ``dry_run`` stops before publishing."""
+         dry_run: bool = False, device: str | None = None, console: Console | None = None,
+         interrupt: threading.Event | None = None) -> RunState:
+    """Run the stages from ``start`` on; ``dry_run`` stops before publishing; a set ``interrupt`` stops
+    before the next stage (the scheduler's SIGTERM)."""
     console = console or Console(stderr=True)
     names = [name for name, _ in STAGES]
     if start not in names:
@@ -164,6 +167,9 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
     console.print(f"sync {state.run_id}: stages {', '.join(n for n, _ in todo)} (run directory {run_dir})")
     stage = Stage(graph, config, run_dir, state, device or config.sync.device, console)
     for name, fn in todo:
+        if interrupt is not None and interrupt.is_set():
+            raise Interrupted(f"sync {state.run_id} stopped before stage {name}: resume it with "
+                              f"`vlkge-graph sync --from {name} --run-dir {run_dir}`")
         began = time.perf_counter()
         console.rule(f"[bold]{name}")
         result = fn(stage)

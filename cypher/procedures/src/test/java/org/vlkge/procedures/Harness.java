@@ -28,6 +28,7 @@ final class Harness implements AutoCloseable {
                 .withProcedure(SimilarProcedure.class)
                 .withProcedure(InfoProcedure.class)
                 .withFunction(ScoreFunction.class)
+                .withAggregationFunction(FingerprintFunction.class)
                 .build();
         db = neo4j.defaultDatabaseService();
     }

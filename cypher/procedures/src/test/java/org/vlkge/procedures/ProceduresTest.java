@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
 import org.neo4j.graphdb.Transaction;
+import org.vlkge.graph.Digest;
 import org.vlkge.graph.EmbeddingCache;
 import org.vlkge.graph.Schema;
 import org.vlkge.scoring.Direction;
@@ -85,6 +87,36 @@ class ProceduresTest {
         assertEquals(Map.of("vlkge.accept", "WRITE", "vlkge.candidates", "READ", "vlkge.info", "READ",
                 "vlkge.predict", "READ", "vlkge.reject", "WRITE", "vlkge.similar", "READ"), modes);
         assertEquals(1L, h.single("SHOW FUNCTIONS YIELD name WHERE name = 'vlkge.score' RETURN count(*)", Map.of()));
+    }
+
+    // ---- vlkge.fingerprint --------------------------------------------------------------------------
+
+    /** The digests vlkge_graph/jobs/fingerprint.py computes for the same rows (printed by its digest()). */
+    @Test
+    void fingerprintMatchesThePythonDigestsWhateverTheRowOrder() {
+        String label = Harness.uniqueLabel();
+        h.run("CREATE (:" + label + " {id: 'e1', text: $text, images: ['a.png', 'https://x/y.jpg']}), "
+                + "(:" + label + " {id: 'e2'}), (:" + label + " {id: 'e3', text: '  '})",
+                Map.of("text", "h\u00e9llo\nworld"));
+        h.run("MATCH (a:" + label + " {id: 'e1'}), (b:" + label + " {id: 'e2'}) CREATE (a)-[:R]->(b), (a)-[:R]->(b)",
+                Map.of());
+        String query = "MATCH (n:" + label + ") WHERE n.id <> 'e3' WITH n ORDER BY n.id %s "
+                + "OPTIONAL MATCH (n)-[r]->(t) WITH n, collect(DISTINCT CASE WHEN r IS NOT NULL "
+                + "THEN [type(r), t.id] END) + CASE WHEN n.id = 'e1' THEN [['R', 'e3']] ELSE [] END AS facts "
+                + "RETURN vlkge.fingerprint([n.id, CASE WHEN trim(coalesce(n.text, '')) <> '' THEN n.text END, "
+                + "coalesce(n.images, [])], facts) AS fp";
+        for (String order : List.of("ASC", "DESC")) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fp = (Map<String, Object>) h.single(String.format(query, order), Map.of());
+            assertEquals(Map.of("entities", 2L, "facts", 2L, "entityDigest", "bf6f6a596609a0b4",
+                    "factDigest", "839cfd788a359acb"), fp);
+        }
+        assertEquals(Map.of("entities", 0L, "facts", 0L, "entityDigest", "0000000000000000",
+                "factDigest", "0000000000000000"),
+                h.single("MATCH (n:" + label + ") WHERE false RETURN vlkge.fingerprint([n.id], []) AS fp", Map.of()));
+        assertEquals("f27afbf201f56739", Digest.hex(new Digest().of(Arrays.asList(7L, null, List.of("x")))));
+        assertTrue(error("RETURN vlkge.fingerprint([1.5], []) AS fp", Map.of()).contains("wrap numbers in toString()"));
+        assertTrue(error("RETURN vlkge.fingerprint(['k'], ['R']) AS fp", Map.of()).contains("[type, tailKey]"));
     }
 
     // ---- vlkge.score --------------------------------------------------------------------------------

@@ -1,0 +1,206 @@
+"""Jobs on the real server: decisions (skip, retrain, promotion by drift, refresh not there yet), history,
+resuming an interrupted retrain, and the one-shot commands (`sync --if-changed`, `refresh`, `jobs ...`)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.jobs_fixtures import load_tiny, tiny_sync_config
+from vlkge_graph.cli import app
+from vlkge_graph.config import Config, JobConditions, JobConfig
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.jobs.fingerprint import plugin_available
+from vlkge_graph.jobs.history import records
+from vlkge_graph.jobs.runner import REFRESH_MISSING, run_job
+
+QUIET = Console(stderr=True, quiet=True)
+
+
+@pytest.fixture
+def scope(graph: Graph, neo4j_config: Config, unique_label: str, tmp_path: Path) -> Config:
+    if not plugin_available(graph):
+        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
+    load_tiny(graph, unique_label)
+    return tiny_sync_config(neo4j_config, unique_label, tmp_path)
+
+
+def job(action: str = "retrain", **when: object) -> JobConfig:
+    return JobConfig(action=action, when=JobConditions(**when), lock_wait_s=30)  # type: ignore[arg-type]
+
+
+def active_run_id(graph: Graph, scope: str) -> str | None:
+    rows = graph.query("MATCH (r:VlkgeRun {scope: $s, active: true}) RETURN r.run_id AS id", s=scope)
+    return rows[0]["id"] if rows else None
+
+
+def test_retrain_job_syncs_a_new_scope_then_skips_while_unchanged(graph: Graph, scope: Config) -> None:
+    name = f"retrain-{scope.sync.scope_name}"
+    first = run_job(graph, scope, name, job(), console=QUIET)
+    assert (first.status, first.action) == ("succeeded", "retrain"), first.error
+    assert first.reason == "a full sync: the scope has no active run"
+    assert list(first.stages) == ["export", "encode", "train", "predict", "publish"]
+    assert active_run_id(graph, scope.sync.scope_name) == first.run_id
+    second = run_job(graph, scope, name, job(), trigger="cron", console=QUIET)
+    assert (second.status, second.action) == ("skipped", None)
+    assert f"unchanged since run {first.run_id}" in second.reason
+    history = records(graph, job=name)
+    assert [r["status"] for r in history] == ["skipped", "succeeded"]  # newest first
+    assert history[0]["trigger"] == "cron" and history[0]["new_entities"] == 0 and history[0]["drift"] == 0
+    assert json.loads(history[1]["stage_seconds"]).keys() == first.stages.keys()
+    assert history[1]["run_id"] == first.run_id and history[1]["error"] is None
+
+
+def test_refresh_without_an_active_run_says_to_sync_first(graph: Graph, scope: Config) -> None:
+    out = run_job(graph, scope, "fold-in", job("refresh"), console=QUIET)
+    assert out.status == "failed" and "run a sync first" in (out.error or "")
+    assert records(graph, job="fold-in")[0]["error"] == out.error
+
+
+def test_refresh_is_not_faked_before_it_exists(graph: Graph, scope: Config) -> None:
+    assert run_job(graph, scope, "first", job(), console=QUIET).status == "succeeded"
+    graph.execute(f"MATCH (n:`{scope.sync.scope_name}` {{id: 'e03'}}) SET n.text = 'edited'")
+    out = run_job(graph, scope, "fold-in", job("refresh"), console=QUIET)
+    assert (out.status, out.error, out.action) == ("failed", REFRESH_MISSING, "refresh")
+    assert out.counts["changed_entities"] == 1
+    row = records(graph, job="fold-in")[0]
+    assert (row["status"], row["error"], row["changed_entities"]) == ("failed", REFRESH_MISSING, 1)
+
+
+def test_drift_promotes_a_refresh_to_a_retrain_and_says_so(graph: Graph, scope: Config) -> None:
+    label = scope.sync.scope_name
+    first = run_job(graph, scope, "first", job(), console=QUIET)
+    graph.execute(f"UNWIND range(1, 4) AS i CREATE (n:`{label}`:Thing {{id: 'new' + i, text: 'newcomer ' + i}}) "
+                  f"WITH n MATCH (m:`{label}` {{id: 'e01'}}) CREATE (n)-[:NEAR]->(m)")
+    small = run_job(graph, scope, "fold-in", job("refresh", min_changed_entities=5), console=QUIET)
+    assert small.status == "skipped" and "4 entities new, removed or edited, fewer than min_changed_entities 5" \
+        in small.reason
+    out = run_job(graph, scope, "fold-in", job("refresh", retrain_drift=0.1), console=QUIET)
+    assert (out.status, out.action) == ("succeeded", "retrain"), out.error
+    assert out.reason.startswith("promoted to retrain by drift: 16.7% >= retrain_drift 10.0% (4 new entities of 24, "
+                                 "4 new facts of 36)")
+    assert active_run_id(graph, label) == out.run_id != first.run_id
+    row = records(graph, job="fold-in")[0]
+    assert row["action"] == "retrain" and row["reason"] == out.reason and row["new_entities"] == 4
+
+
+def test_an_interrupted_retrain_resumes_from_its_last_finished_stage(graph: Graph, scope: Config) -> None:
+    stop = threading.Event()
+    runs = Path(scope.sync.runs_dir)
+
+    def stop_after_export() -> None:  # what SIGTERM does: the stage in progress finishes, no new one starts
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stop.is_set():
+            if any("export" in json.loads(p.read_text())["stages"] for p in runs.glob("*/run.json")):
+                stop.set()
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=stop_after_export)
+    watcher.start()
+    first = run_job(graph, scope, "nightly", job(), stop=stop, console=QUIET)
+    watcher.join()
+    assert first.status == "interrupted" and "stopped before stage" in (first.error or ""), first
+    assert "export" in first.stages and "publish" not in first.stages
+    assert active_run_id(graph, scope.sync.scope_name) is None
+    resumed = run_job(graph, scope, "nightly", job(), console=QUIET)
+    assert (resumed.status, resumed.resumed_from, resumed.run_id) == ("succeeded", first.run_id, first.run_id)
+    assert resumed.reason.startswith(f"resuming run {first.run_id} from stage ")
+    assert set(first.stages) | set(resumed.stages) == {"export", "encode", "train", "predict", "publish"}
+    assert not set(first.stages) & set(resumed.stages)  # nothing ran twice
+    assert active_run_id(graph, scope.sync.scope_name) == first.run_id
+
+
+def test_a_dead_run_is_marked_abandoned_and_resumed(graph: Graph, scope: Config) -> None:
+    """A process killed mid-run leaves a `running` record and a half-done run directory behind."""
+    from vlkge_graph.jobs import history
+    from vlkge_graph.jobs.sync import new_run_dir, sync
+
+    run_dir = new_run_dir(scope)
+    dead = history.start_record(graph, job="nightly", scope=scope.sync.scope_name, trigger="cron", requested="retrain")
+    history.update_record(graph, dead, action="retrain", run_dir=str(run_dir))
+    sync(graph, scope, run_dir=run_dir, dry_run=True, console=QUIET)  # stages up to predict, then "killed"
+    out = run_job(graph, scope, "nightly", job(), console=QUIET)
+    assert (out.status, out.resumed_from, list(out.stages)) == ("succeeded", run_dir.name, ["publish"])
+    assert records(graph, job="nightly")[1]["status"] == "abandoned"
+
+
+def test_one_scope_runs_one_job_at_a_time(graph: Graph, scope: Config) -> None:
+    """Two runs started together: the second waits for the scope's job lock."""
+    outcomes = []
+    threads = [threading.Thread(target=lambda n=n: outcomes.append(
+        run_job(graph, scope, f"job{n}", job(changed=False), console=QUIET))) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.status for o in outcomes) == ["succeeded", "succeeded"], [o.error for o in outcomes]
+    spans = graph.query("MATCH (j:VlkgeJobRun {scope: $s}) RETURN j.locked_at AS a, j.finished_at AS b "
+                        "ORDER BY a", s=scope.sync.scope_name)
+    assert len(spans) == 2 and spans[0]["b"] <= spans[1]["a"]
+
+
+def flat(text: str) -> str:
+    """Console output without the line breaks of its 80-column wrapping."""
+    return " ".join(text.split())
+
+
+def cli_config(scope: Config, path: Path, **extra: object) -> Path:
+    sync = scope.sync
+    data = {"neo4j": {"uri": scope.neo4j.uri},
+            "sync": {"graph": {"entity_labels": sync.graph.entity_labels}, "recipe": sync.recipe,
+                     "predict": {"k": 3}, "runs_dir": sync.runs_dir, "device": "cpu"}, **extra}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    label = scope.sync.scope_name
+    path = cli_config(scope, tmp_path / "vlkge.yaml", schedule={"jobs": {
+        "hourly": {"cron": "0 * * * *", "action": "refresh", "when": {"retrain_drift": 0.2}},
+        "adhoc": {"action": "retrain", "when": {"changed": False}}}})
+    runner = CliRunner()
+    listed = runner.invoke(app, ["jobs", "list", "-c", str(path)])
+    assert listed.exit_code == 0 and "hourly" in listed.output and "on demand" in listed.output, listed.output
+    refresh = runner.invoke(app, ["refresh", "-c", str(path)])
+    assert refresh.exit_code == 1 and "run a sync first" in flat(refresh.output), refresh.output
+    first = runner.invoke(app, ["sync", "--if-changed", "-c", str(path)])
+    assert first.exit_code == 0 and "a full sync: the scope has no active run" in first.output, first.output
+    again = runner.invoke(app, ["sync", "--if-changed", "-c", str(path)])
+    assert again.exit_code == 0 and "skipped: scope" in again.output and "unchanged since run" in flat(again.output)
+    graph.execute(f"MATCH (n:`{label}` {{id: 'e05'}}) SET n.text = 'edited'")
+    refresh = runner.invoke(app, ["refresh", "-c", str(path)])
+    assert refresh.exit_code == 1 and REFRESH_MISSING in flat(refresh.output)
+    manual = runner.invoke(app, ["jobs", "run", "adhoc", "-c", str(path)])
+    assert manual.exit_code == 0, manual.output
+    unknown = runner.invoke(app, ["jobs", "run", "nope", "-c", str(path)])
+    assert unknown.exit_code == 1 and "no job 'nope' in schedule.jobs" in str(unknown.exception)
+    from vlkge_graph import cli
+
+    monkeypatch.setattr(cli.console, "width", 250)  # the table folds words at the default 80 columns
+    shown = runner.invoke(app, ["jobs", "history", "-c", str(path), "--scope", label])
+    assert shown.exit_code == 0, shown.output
+    for text in ("adhoc", "succeeded", "refresh", "failed", "skipped", "sync-if-changed", "manual"):
+        assert text in shown.output, text
+    bad = runner.invoke(app, ["sync", "--if-changed", "--from", "train", "-c", str(path)])
+    assert bad.exit_code == 1 and "cannot resume" in str(bad.exception)
+    assert replace(scope.sync, device="cpu").scope_name == label
+
+
+def test_a_scope_lock_held_too_long_fails_the_job_with_a_clear_message(graph: Graph, scope: Config) -> None:
+    from vlkge_graph.graph.lock import hold_lock
+
+    label = scope.sync.scope_name
+    with hold_lock(graph, f"job:{label}", lease_s=30, holder="another-scheduler"):
+        out = run_job(graph, scope, "blocked", replace(job(), lock_wait_s=1), console=QUIET)
+    assert out.status == "failed" and "stayed taken longer than lock_wait_s (1 s)" in (out.error or "")
+    assert f"'job:{label}'" in (out.error or "")
+    assert records(graph, job="blocked")[0]["status"] == "failed"
