@@ -47,7 +47,7 @@ def test_retrain_job_syncs_a_new_scope_then_skips_while_unchanged(graph: Graph, 
     first = run_job(graph, scope, name, job(), console=QUIET)
     assert (first.status, first.action) == ("succeeded", "retrain"), first.error
     assert first.reason == "a full sync: the scope has no active run"
-    assert list(first.stages) == ["export", "encode", "train", "predict", "publish"]
+    assert list(first.stages) == ["export", "encode", "train", "evaluate", "predict", "publish"]
     assert active_run_id(graph, scope.sync.scope_name) == first.run_id
     second = run_job(graph, scope, name, job(), trigger="cron", console=QUIET)
     assert (second.status, second.action) == ("skipped", None)
@@ -113,7 +113,7 @@ def test_an_interrupted_retrain_resumes_from_its_last_finished_stage(graph: Grap
     resumed = run_job(graph, scope, "nightly", job(), console=QUIET)
     assert (resumed.status, resumed.resumed_from, resumed.run_id) == ("succeeded", first.run_id, first.run_id)
     assert resumed.reason.startswith(f"resuming run {first.run_id} from stage ")
-    assert set(first.stages) | set(resumed.stages) == {"export", "encode", "train", "predict", "publish"}
+    assert set(first.stages) | set(resumed.stages) == {"export", "encode", "train", "evaluate", "predict", "publish"}
     assert not set(first.stages) & set(resumed.stages)  # nothing ran twice
     assert active_run_id(graph, scope.sync.scope_name) == first.run_id
 
@@ -182,7 +182,7 @@ def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypa
     manual = runner.invoke(app, ["jobs", "run", "adhoc", "-c", str(path)])
     assert manual.exit_code == 0, manual.output
     unknown = runner.invoke(app, ["jobs", "run", "nope", "-c", str(path)])
-    assert unknown.exit_code == 1 and "no job 'nope' in schedule.jobs" in str(unknown.exception)
+    assert unknown.exit_code == 2 and "no job 'nope' in schedule.jobs" in flat(unknown.output)
     from vlkge_graph import cli
 
     monkeypatch.setattr(cli.console, "width", 250)  # the table folds words at the default 80 columns
@@ -191,7 +191,7 @@ def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypa
     for text in ("adhoc", "succeeded", "refresh", "failed", "skipped", "sync-if-changed", "manual"):
         assert text in shown.output, text
     bad = runner.invoke(app, ["sync", "--if-changed", "--from", "train", "-c", str(path)])
-    assert bad.exit_code == 1 and "cannot resume" in str(bad.exception)
+    assert bad.exit_code == 2 and "cannot resume" in flat(bad.output)
     assert replace(scope.sync, device="cpu").scope_name == label
 
 

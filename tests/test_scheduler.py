@@ -108,7 +108,7 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
                  log, proc)
         first = runs("tiny", status="succeeded")[0]
         assert first["action"] == "retrain" and json.loads(first["stage_seconds"]).keys() == {
-            "export", "encode", "train", "predict", "publish"}
+            "export", "encode", "train", "evaluate", "predict", "publish"}
         assert "unchanged since run " + first["run_id"] in runs("tiny", status="skipped")[0]["reason"]
         failed = [r for r in runs("broken") if r["status"] != "running"]  # the next one may be under way
         assert {r["status"] for r in failed} == {"failed"}
@@ -119,7 +119,7 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
         # A change makes the next run retrain (with a longer training, so that it is still running when the
         # signal comes); SIGTERM once its export is done: the stage in progress finishes, no further one
         # starts, and the run is recorded as interrupted.
-        Path(tiny.sync.recipe).write_text(TINY_RECIPE.replace("EPOCHS", "15"))
+        Path(tiny.sync.recipe).write_text(TINY_RECIPE.replace("EPOCHS", "300"))  # ~30 s, within the grace
         graph.execute(f"MATCH (n:`{label}` {{id: 'e07'}}) SET n.text = 'changed while scheduled'")
         wait_for("the retrain of the change to finish its export", lambda: any(
             r["status"] == "running" and r.get("run_dir") and "export" in json.loads(
@@ -138,7 +138,7 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
     resumed = runs("tiny", trigger="resume")[0]
     assert resumed["resumed_from"] == interrupted["run_id"] == resumed["run_id"]
     done_after = set(json.loads(resumed["stage_seconds"]))
-    assert done_before | done_after == {"export", "encode", "train", "predict", "publish"}
+    assert done_before | done_after == {"export", "encode", "train", "evaluate", "predict", "publish"}
     assert not done_before & done_after
     active = graph.query("MATCH (r:VlkgeRun {scope: $s, active: true}) RETURN r.run_id AS id", s=label)
     assert active == [{"id": interrupted["run_id"]}]
