@@ -15,16 +15,22 @@ relationship carries differs:
    hub nodes, which the top-k of every query share, then keep one relationship chain.
 Server CPU is the Neo4j process's CPU time over the round (Linux /proc), in cores. At the end, each publish row's
 rate as a share of the bare ceiling measured in the same run, round by round.
+With --paired, rows 1, 2 and 6 instead take turns on ONE server (both publish statements' indexes present),
+round after round, so each share compares rounds measured minutes apart at most: on a shared, loaded machine
+the separate servers of the table see different loads, and their shares say more about the load than the rows.
 Usage: python benchmarks/bench_publish.py [--candidates 300000] [--rounds 3] [--workers 2] [--rows 1,2,6]
+       python benchmarks/bench_publish.py --paired [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +80,7 @@ VARIANTS: list[tuple[str, str, tuple[str, ...], dict[str, str | int | float | bo
 ]
 BARE = 6  #: the row number of the ceiling: bare relationships
 PUBLISH_ROWS = (1, 2)  #: the rows that write what publish writes (publish now, and before generation numbers)
+PAIRED = (*PUBLISH_ROWS, BARE)  #: the rows --paired measures in turns
 
 
 def main() -> None:
@@ -83,17 +90,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=WRITERS, help="concurrent write transactions")
     parser.add_argument("--rows", default=",".join(str(i) for i in range(1, len(VARIANTS) + 1)),
                         help="which rows to run, by number (default: all)")
+    parser.add_argument("--paired", action="store_true",
+                        help=f"rows {', '.join(map(str, PAIRED))} in turns on one server (see above)")
     args = parser.parse_args()
     rows = [int(r) for r in args.rows.split(",")]
     if not set(rows) <= set(range(1, len(VARIANTS) + 1)):
         parser.error(f"--rows: rows are numbered 1 to {len(VARIANTS)}, got {args.rows}")
-    console = Console(width=160)
+    console = Console(width=200)
     try:
         tables = read_dataset("wn18rr")
     except SourceMissingError as exc:
         console.print(f"skipped: {exc}")
         return
     candidates = _candidates(tables, args.candidates)
+    if args.paired:
+        _print_paired(console, _paired(tables, candidates, args.rounds, args.workers), args)
+        return
     table = Table(title=f"{args.candidates:,} candidate relationships per round, {args.workers} writers, "
                         f"batches of {BATCH:,} (relationships/s, server CPU in cores)")
     table.add_column("what each relationship carries")
@@ -127,8 +139,40 @@ def _candidates(tables: TableSet, n: int) -> pd.DataFrame:
     return pd.concat(picked, ignore_index=True).head(n).assign(type=lambda f: f["relation"])
 
 
-def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...],
-            settings: dict[str, str | int | float | bool], rounds: int, workers: int) -> list[tuple[float, float]]:
+def _paired(tables: TableSet, candidates: pd.DataFrame, rounds: int,
+            workers: int) -> dict[int, list[tuple[float, float]]]:
+    """Rows PAIRED in turns on one server, the order rotated each round; (rate, cores) per row and round."""
+    indexes = tuple({name for row in PAIRED for name in VARIANTS[row - 1][2]})
+    measured: dict[int, list[tuple[float, float]]] = {row: [] for row in PAIRED}
+    with _server(tables, candidates, indexes, {}) as (graph, frame, pid):
+        for r in range(rounds):
+            for i in range(len(PAIRED)):
+                row = PAIRED[(r + i) % len(PAIRED)]
+                measured[row].append(_round(graph, VARIANTS[row - 1][1], frame, r * len(PAIRED) + i, workers, pid))
+    return measured
+
+
+def _print_paired(console: Console, measured: dict[int, list[tuple[float, float]]], args: argparse.Namespace) -> None:
+    table = Table(title=f"In turns on one server: {args.candidates:,} candidate relationships per round, "
+                        f"{args.workers} writers, batches of {BATCH:,} (relationships/s, server CPU in cores)")
+    table.add_column("what each relationship carries")
+    for r in range(args.rounds):
+        table.add_column(f"round {r + 1}", justify="right")
+    table.add_column("median share of the bare ceiling", justify="right")
+    bare = [rate for rate, _ in measured[BARE]]
+    for row, cells in measured.items():
+        shares = [rate / b for (rate, _), b in zip(cells, bare, strict=True)]
+        table.add_row(f"{row}. {VARIANTS[row - 1][0]}", *(f"{rate:,.0f}/s ({cores:.2f})" for rate, cores in cells),
+                      f"{statistics.median(shares):.0%} ({' / '.join(f'{x:.0%}' for x in shares)})")
+    console.print(table)
+    console.print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+@contextmanager
+def _server(tables: TableSet, candidates: pd.DataFrame, indexes: tuple[str, ...],
+            settings: dict[str, str | int | float | bool]) -> Iterator[tuple[Graph, pd.DataFrame, int]]:
+    """A fresh local server with the project's schema, only ``indexes`` of the candidate indexes, and WN18RR
+    loaded; yields the graph, the candidates with elementIds as head and tail, and the server's pid."""
     with tempfile.TemporaryDirectory() as home:
         server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g", settings=settings),
                              home=home)
@@ -143,10 +187,16 @@ def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tu
                     graph.execute(RUN_ID_INDEX[1])
                 load_tables(graph, tables, LABEL, progress=False)
                 ids = node_element_ids(graph, LABEL, "id")
-                frame = candidates.assign(head=candidates["head"].map(ids), tail=candidates["tail"].map(ids))
-                return [_round(graph, cypher, frame, r, workers, state.pid) for r in range(rounds)]
+                yield graph, candidates.assign(head=candidates["head"].map(ids), tail=candidates["tail"].map(ids)), \
+                    state.pid
         finally:
             server.stop()
+
+
+def _rounds(tables: TableSet, candidates: pd.DataFrame, cypher: str, indexes: tuple[str, ...],
+            settings: dict[str, str | int | float | bool], rounds: int, workers: int) -> list[tuple[float, float]]:
+    with _server(tables, candidates, indexes, settings) as (graph, frame, pid):
+        return [_round(graph, cypher, frame, r, workers, pid) for r in range(rounds)]
 
 
 def _round(graph: Graph, cypher: str, frame: pd.DataFrame, round_no: int, workers: int,

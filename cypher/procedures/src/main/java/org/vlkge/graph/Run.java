@@ -24,8 +24,8 @@ import org.vlkge.scoring.Query;
  * @param byRelation relation parameters by dataset relation name
  * @param byType relation parameters by Neo4j relationship type (first one when several share a type)
  */
-public record Run(String runId, Long generation, boolean active, String scope, String embeddingProperty, boolean reciprocal,
-                  Backbone backbone, List<String> entityLabels, Map<String, Object> node,
+public record Run(String runId, Long generation, boolean active, String scope, String embeddingProperty,
+                  boolean reciprocal, Backbone backbone, List<String> entityLabels, Map<String, Object> node,
                   Map<String, RelationParams> byRelation, Map<String, RelationParams> byType) {
 
     /** The relation named {@code nameOrType} (a dataset relation name first, else a relationship type), or null. */

@@ -56,8 +56,8 @@ public class InfoProcedure {
     }
 
     @Procedure(name = "vlkge.info", mode = Mode.READ)
-    @Description("vlkge.info([runId]) YIELD runId, generation, scope, status, active, backbone, dim, gamma, p, normalize, "
-            + "reciprocal, embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, "
+    @Description("vlkge.info([runId]) YIELD runId, generation, scope, status, active, backbone, dim, gamma, p, "
+            + "normalize, reciprocal, embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, "
             + "relations, createdAt, publishedAt, ... - one row per active run (one per scope), or the run runId")
     public Stream<Row> info(@Name(value = "runId", defaultValue = "") String runId) {
         return RunLoader.runs(tx, runId).stream().map(InfoProcedure::row);

@@ -439,9 +439,10 @@ class ProceduresTest {
 
     /** Two candidates from node 0 (to 1: score 2.0, to 2: 1.0) carrying {@code property: value}. */
     private void twoCandidates(Fixture f, String property, Object value) {
+        String props = "{relation: 'likes', type: $type, score: %s, " + property + ": $v}";
         h.run("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}), (c:" + f.label + " {key: 2}) "
-                + "CREATE (a)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 2.0, " + property + ": $v}]->(b) "
-                + "CREATE (a)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 1.0, " + property + ": $v}]->(c)",
+                + "CREATE (a)-[:VLKGE_CANDIDATE " + String.format(props, "2.0") + "]->(b) "
+                + "CREATE (a)-[:VLKGE_CANDIDATE " + String.format(props, "1.0") + "]->(c)",
                 Map.of("type", Fixture.type("likes"), "v", value));
     }
 
