@@ -17,7 +17,7 @@ def test_export_round_trips_what_the_loader_wrote(graph: Graph, unique_label: st
     load_tables(graph, source, unique_label, progress=False)
     # project-owned relationships must never come back as facts
     graph.execute(f"MATCH (a:`{unique_label}` {{id: 'de'}}), (b:`{unique_label}` {{id: 'eu'}}) "
-                  "CREATE (a)-[:VLKGE_CANDIDATE {run_id: 'x'}]->(b), (a)-[:VLKGE_REJECTED]->(b)")
+                  "CREATE (a)-[:VLKGE_CANDIDATE {generation: 0}]->(b), (a)-[:VLKGE_REJECTED]->(b)")
     tables = export_tables(graph, GraphFilter(entity_labels=[unique_label]), "tiny", page=2)
     got = {tuple(r) for r in tables.triples[["head", "relation", "tail", "split"]].itertuples(index=False)}
     assert got == {("fr", "located_in", "eu", "train"), ("de", "located_in", "eu", "valid"),

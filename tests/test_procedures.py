@@ -21,6 +21,7 @@ import torch
 from neo4j.exceptions import ClientError
 
 from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.generation import next_generation
 from vlkge_graph.graph.server import PROJECT_PLUGIN_DIR
 from vlkge_graph.models import KGEModel, build_model
 
@@ -69,6 +70,7 @@ class Published:
 
     label: str
     run_id: str
+    generation: int
     backbone: str
     options: dict[str, Any]
     model: KGEModel
@@ -116,8 +118,9 @@ def publish(graph: Graph, label: str, backbone: str, options: dict[str, Any], n:
             model.entities.imaginary.weight.copy_(torch.randn(n, dim).float().double())
     model.eval()
     run_id = f"test-{backbone}-{uuid.uuid4().hex[:10]}"
-    props = {"run_id": run_id, "scope": label, "status": "published", "active": False, "embedding_property": slot,
-             "reciprocal": reciprocal, "backbone": backbone, "dim": dim,
+    generation = next_generation(graph)
+    props = {"run_id": run_id, "generation": generation, "scope": label, "status": "published", "active": False,
+             "embedding_property": slot, "reciprocal": reciprocal, "backbone": backbone, "dim": dim,
              "gamma": options.get("gamma"), "p": options.get("p"), "normalize": options.get("normalize"),
              "encoder_image": "efficientnet-lite0", "encoder_text": "all-MiniLM-L6-v2", "fusion": "average",
              "data_hash": "test", "metrics": '{"mrr": 0.25, "hits@10": 0.5}', "config": '{"epochs": 1}',
@@ -133,7 +136,7 @@ def publish(graph: Graph, label: str, backbone: str, options: dict[str, Any], n:
         "WITH r UNWIND $rels AS rel CREATE (r)-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) "
         "SET x += rel",
         props={k: v for k, v in props.items() if v is not None}, rels=rels)
-    p = Published(label, run_id, backbone, options, model, slot)
+    p = Published(label, run_id, generation, backbone, options, model, slot)
     graph.execute(f"UNWIND $rows AS row MERGE (n:{label} {{key: row.key}}) "
                   f"SET n.{slot} = row.e, n.vlkge_run_id = $run",
                   rows=[{"key": i, "e": v.tolist()} for i, v in enumerate(p.entities)], run=run_id)
@@ -260,11 +263,12 @@ def test_predict_target_label_and_active_run(plugin: Graph, state: Published, ru
 
 
 def add_candidate(graph: Graph, p: Published, head: int, tail: int, relation: str, score: float,
-                  run_id: str | None = None) -> None:
+                  generation: int | None = None) -> None:
     graph.execute(f"MATCH (a:{p.label} {{key: $h}}), (b:{p.label} {{key: $t}}) "
                   "CREATE (a)-[:VLKGE_CANDIDATE {relation: $rel, type: $type, score: $score, "
-                  "probability: 1 / (1 + exp(-$score)), rank: 1, direction: 'tail', run_id: $run}]->(b)",
-                  h=head, t=tail, rel=relation, type=fact_type(relation), score=score, run=run_id or p.run_id)
+                  "probability: 1 / (1 + exp(-$score)), rank: 1, direction: 'tail', generation: $g}]->(b)",
+                  h=head, t=tail, rel=relation, type=fact_type(relation), score=score,
+                  g=p.generation if generation is None else generation)
 
 
 def candidates(graph: Graph, p: Published, key: int, **config: Any) -> list[tuple[int, str, float]]:
@@ -282,7 +286,7 @@ def test_candidates_filters_and_order(plugin: Graph, state: Published) -> None:
     add_candidate(plugin, p, 0, 2, "likes", -1.0)
     add_candidate(plugin, p, 0, 3, "knows", 0.5)
     add_candidate(plugin, p, 4, 0, "likes", 1.0)
-    add_candidate(plugin, p, 0, 5, "likes", 9.0, run_id="an-older-run")  # not visible
+    add_candidate(plugin, p, 0, 5, "likes", 9.0, generation=next_generation(plugin))  # another run's: not visible
     assert candidates(plugin, p, 0) == [(1, "likes", 2.0), (4, "likes", 1.0), (3, "knows", 0.5),
                                         (2, "likes", -1.0)]
     assert candidates(plugin, p, 0, relation="likes", minScore=0.0) == [(1, "likes", 2.0), (4, "likes", 1.0)]
@@ -384,9 +388,9 @@ class active:
                            scope=self.scope, ids=self.before)
 
 
-INFO = ("CALL vlkge.info() YIELD runId, scope, status, active, backbone, dim, gamma, p, normalize, reciprocal, "
-        "embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, relations, createdAt, "
-        "publishedAt WHERE scope IN $scopes RETURN * ORDER BY scope")
+INFO = ("CALL vlkge.info() YIELD runId, generation, scope, status, active, backbone, dim, gamma, p, normalize, "
+        "reciprocal, embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, relations, "
+        "createdAt, publishedAt WHERE scope IN $scopes RETURN * ORDER BY scope")
 
 
 def test_info_returns_one_row_per_active_run(plugin: Graph, unique_label: str, runs: list[str]) -> None:
@@ -397,8 +401,8 @@ def test_info_returns_one_row_per_active_run(plugin: Graph, unique_label: str, r
         info = plugin.query(INFO, scopes=[p.label, q.label])
     assert [row["runId"] for row in info] == [p.run_id, q.run_id]  # both scopes' runs are active at once
     row = info[0]
-    assert (row["runId"], row["scope"], row["status"], row["active"], row["backbone"], row["dim"]) == (
-        p.run_id, unique_label, "published", True, "transe", 8)
+    assert (row["runId"], row["generation"], row["scope"], row["status"], row["active"], row["backbone"],
+            row["dim"]) == (p.run_id, p.generation, unique_label, "published", True, "transe", 8)
     assert (row["gamma"], row["p"], row["normalize"], row["reciprocal"], row["embeddingProperty"]) == (
         12.0, 1, True, False, SLOT_A)
     assert (row["encoderImage"], row["encoderText"], row["fusion"]) == ("efficientnet-lite0", "all-MiniLM-L6-v2",

@@ -22,7 +22,15 @@ from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.lock import LockBusyError, hold_lock
-from vlkge_graph.graph.publish import PublishSummary, RelationParams, RunRecord, publish, unpublish
+from vlkge_graph.graph.publish import (
+    PublishSummary,
+    RelationParams,
+    RunRecord,
+    _activate,
+    _remove_inactive,
+    publish,
+    unpublish,
+)
 from vlkge_graph.graph.schema import apply_schema
 
 
@@ -60,10 +68,17 @@ def publish_made(graph: Graph, made: tuple, **options) -> PublishSummary:
 
 
 def visible(graph: Graph, scope: str) -> list[tuple]:
+    """The scope's visible candidates (the documented pattern), each with the run id of the active run."""
     rows = graph.query(
-        "MATCH (r:VlkgeRun {scope: $scope, active: true}) MATCH (h)-[c:VLKGE_CANDIDATE {run_id: r.run_id}]->(t) "
-        "RETURN h.id AS h, t.id AS t, c.score AS s, c.rank AS k, c.run_id AS run ORDER BY h, t", scope=scope)
+        "MATCH (r:VlkgeRun {scope: $scope, active: true}) "
+        "MATCH (h)-[c:VLKGE_CANDIDATE {generation: r.generation}]->(t) "
+        "RETURN h.id AS h, t.id AS t, c.score AS s, c.rank AS k, r.run_id AS run ORDER BY h, t", scope=scope)
     return [tuple(r.values()) for r in rows]
+
+
+def candidates_on(graph: Graph, label: str) -> int:
+    """Every candidate from a node of ``label``, of whatever generation (leftovers included)."""
+    return graph.query(f"MATCH (:`{label}`)-[c:VLKGE_CANDIDATE]->() RETURN count(c) AS n")[0]["n"]
 
 
 def test_generations_switch_and_clean_up(graph: Graph, unique_label: str) -> None:
@@ -80,17 +95,20 @@ def test_generations_switch_and_clean_up(graph: Graph, unique_label: str) -> Non
                  progress=False)
     assert s2.embedding_property == "vlkge_embedding_b" and s2.removed_previous == 90
     assert {r[4] for r in visible(graph, scope)} == {f"{scope}-2"} and len(visible(graph, scope)) == 60
-    total = graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id STARTS WITH $s RETURN count(c) AS n", s=scope)
-    assert total == [{"n": 60}]  # the old generation is gone
+    assert candidates_on(graph, unique_label) == 60  # the old generation is gone
     old_slot = graph.query(f"MATCH (n:`{unique_label}`) WHERE n.vlkge_embedding_a IS NOT NULL RETURN count(n) AS n")
     assert old_slot == [{"n": 0}]
-    runs = graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.run_id AS id, r.status AS st, r.active AS a "
-                       "ORDER BY id", s=scope)
-    assert runs == [{"id": f"{scope}-1", "st": "superseded", "a": False},
-                    {"id": f"{scope}-2", "st": "published", "a": True}]
+    runs = graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.run_id AS id, r.status AS st, r.active AS a, "
+                       "r.generation AS g ORDER BY id", s=scope)
+    assert runs == [{"id": f"{scope}-1", "st": "superseded", "a": False, "g": s1.generation},
+                    {"id": f"{scope}-2", "st": "published", "a": True, "g": s2.generation}]
+    assert isinstance(s1.generation, int) and s2.generation > s1.generation  # from the database's one counter
+    keys = graph.query(f"MATCH (:`{unique_label}`)-[c:VLKGE_CANDIDATE]->() RETURN DISTINCT keys(c) AS k")
+    assert [sorted(r["k"]) for r in keys] == [sorted(["relation", "type", "score", "probability", "rank",
+                                                      "direction", "generation"])]  # no run_id string
     again = publish(graph, run2[0], entities=run2[1], embeddings=run2[2], relations=run2[3], candidates=run2[4],
                     progress=False)
-    assert again.candidates == 0 and len(visible(graph, scope)) == 60  # idempotent
+    assert again.candidates == 0 and again.generation == s2.generation and len(visible(graph, scope)) == 60
     users = graph.query(f"MATCH (:`{unique_label}`)-[r:LIKES]->() RETURN count(r) AS n")
     assert users == [{"n": 29}]  # users' facts untouched
 
@@ -181,8 +199,7 @@ def test_a_second_scope_on_the_same_label_is_refused_until_the_first_is_retired(
     left = graph.query(f"MATCH (n:`{unique_label}`) RETURN count(n.vlkge_embedding_a) + count(n.vlkge_embedding_b) "
                        "+ count(n.vlkge_run_id) AS props, count(n) AS nodes")
     assert left == [{"props": 0, "nodes": 6}]
-    assert graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id = $r RETURN count(c) AS n",
-                       r=f"{unique_label}-1") == [{"n": 0}]
+    assert candidates_on(graph, unique_label) == 0
     assert graph.query("MATCH (r:VlkgeRun {scope: $s}) RETURN r.status AS st, r.active AS a", s=unique_label) == [
         {"st": "retired", "a": False}]
     assert graph.query(f"MATCH (:`{unique_label}`)-[r:LIKES]->() RETURN count(r) AS n") == [{"n": 5}]  # users' facts
@@ -220,7 +237,9 @@ def test_killed_publish_leaves_previous_generation_and_rerun_completes(
     deadline = time.monotonic() + 120
     written = 0
     while time.monotonic() < deadline and written == 0 and proc.poll() is None:
-        written = graph.query("MATCH ()-[c:VLKGE_CANDIDATE {run_id: $r}]->() RETURN count(c) AS n", r=new_id)[0]["n"]
+        written = graph.query("MATCH (r:VlkgeRun {run_id: $r}) MATCH ()-[c:VLKGE_CANDIDATE {generation: r.generation}]"
+                              "->() RETURN count(c) AS n", r=new_id)
+        written = written[0]["n"] if written else 0
         time.sleep(0.05)
     assert proc.poll() is None, f"publisher ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
     os.kill(proc.pid, signal.SIGKILL)
@@ -234,6 +253,37 @@ def test_killed_publish_leaves_previous_generation_and_rerun_completes(
     expected = sorted((h, t, float(s), int(k), new_id) for h, t, s, k in
                       new[4][["head", "tail", "score", "rank"]].itertuples(index=False))
     assert len(after) == 20_000 and after == expected  # same final state as an uninterrupted run
-    leftovers = graph.query("MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE c.run_id STARTS WITH $l AND c.run_id <> $r "
-                            "RETURN count(c) AS n", l=unique_label, r=new_id)
-    assert leftovers == [{"n": 0}]
+    assert candidates_on(graph, unique_label) == 20_000  # no leftovers of the killed attempt or the old run
+
+
+def test_runs_sharing_a_generation_keep_its_candidates_until_a_new_generation(graph: Graph,
+                                                                              unique_label: str) -> None:
+    """A refresh run continues its parent's generation: superseding the parent must not remove the candidates
+    the two share; the next full publish (a new generation) and unpublish remove them all."""
+    make_graph(graph, unique_label, 8)
+    scope = unique_label
+    parent = publish_made(graph, make_run(unique_label, scope, f"{scope}-parent", 8, 2, seed=8))
+    # what a refresh writes: a run node holding the parent's generation, its relation parameters, more candidates
+    graph.execute("MATCH (p:VlkgeRun {run_id: $parent}) "
+                  "CREATE (r:VlkgeRun) SET r = p {.*, run_id: $run, active: false, status: 'publishing'} "
+                  "CREATE (r)-[:VLKGE_HAS_RELATION]->(:VlkgeRelation {run_id: $run, relation: 'likes', type: 'LIKES'})",
+                  parent=f"{scope}-parent", run=f"{scope}-refresh")
+    graph.execute(f"MATCH (h:`{unique_label}` {{id: 'e0'}}), (t:`{unique_label}` {{id: 'e5'}}) "
+                  "CREATE (h)-[:VLKGE_CANDIDATE {relation: 'likes', type: 'LIKES', score: 9.0, probability: 0.9, "
+                  "rank: 1, direction: 'tail', generation: $g}]->(t)", g=parent.generation)
+    graph.write(_activate, scope, f"{scope}-refresh")
+    with hold_lock(graph, f"publish:{scope}", lease_s=60) as lease:
+        removed = _remove_inactive(graph, lease, scope, keep=f"{scope}-refresh", slots=[], labels=[unique_label],
+                                   batch_size=5)
+    assert removed == 0
+    shown = visible(graph, scope)
+    assert len(shown) == 17 and {row[4] for row in shown} == {f"{scope}-refresh"}
+    relations = graph.query("MATCH (r:VlkgeRun {scope: $s}) OPTIONAL MATCH (r)-[:VLKGE_HAS_RELATION]->(x) "
+                            "RETURN r.run_id AS run, count(x) AS n ORDER BY run", s=scope)
+    assert relations == [{"run": f"{scope}-parent", "n": 0}, {"run": f"{scope}-refresh", "n": 1}]  # by run
+
+    # a full publish is a new generation: the shared one goes, in batches
+    full = publish_made(graph, make_run(unique_label, scope, f"{scope}-full", 8, 1, seed=9), batch_size=5)
+    assert full.generation > parent.generation and full.removed_previous == 17
+    assert candidates_on(graph, unique_label) == 8 == len(visible(graph, scope))
+    assert unpublish(graph, scope, batch_size=5) == 8 and candidates_on(graph, unique_label) == 0

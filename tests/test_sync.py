@@ -85,7 +85,8 @@ def test_sync_publishes_consistent_candidates(graph: Graph, synced) -> None:
     dup = graph.query(f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE]->(t) MATCH (h)-[f]->(t) "
                       "WHERE type(f) = c.type AND coalesce(f.holdout, false) = false RETURN count(*) AS n")
     assert dup == [{"n": 0}]  # no candidate duplicates a fact the model was shown
-    rows = graph.query(f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{run_id: $run}}]->(t) "
+    rows = graph.query(f"MATCH (r:VlkgeRun {{run_id: $run}}) "
+                       f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation}}]->(t) "
                        "RETURN h.id AS h, c.relation AS r, c.rank AS rank, c.score AS s, c.probability AS p",
                        run=state.run_id)
     frame = pd.DataFrame(rows)
@@ -126,7 +127,12 @@ def test_accept_and_reject_then_rejected_pair_is_never_proposed_again(graph: Gra
     fact = graph.query(f"MATCH (h:`{label}` {{id: $head}})-[f:NEIGHBOR_OF]->(t {{id: $tail}}) "
                        "RETURN f.vlkge_run_id AS run, f.vlkge_score AS score", **accepted)
     assert fact[0]["run"] == state.run_id and fact[0]["score"] is not None
+    explained = run_query(graph, "explain-candidate", {"label": label, **rejected, "relation": "NEIGHBOR_OF"})
+    assert [row["run_id"] for row in explained] == [state.run_id]
     run_query(graph, "reject-candidate", {"label": label, **rejected, "relation": "NEIGHBOR_OF", "reason": "test"})
+    record = graph.query(f"MATCH (h:`{label}` {{id: $head}})-[x:VLKGE_REJECTED]->(t {{id: $tail}}) "
+                         "RETURN x.run_id AS run, x.reason AS reason", **rejected)
+    assert record == [{"run": state.run_id, "reason": "test"}]
     for pair in (accepted, rejected):
         left = graph.query(f"MATCH (h:`{label}` {{id: $head}})-[c:VLKGE_CANDIDATE]->(t {{id: $tail}}) "
                            "WHERE c.relation = 'neighbor_of' RETURN count(c) AS n", **pair)
@@ -214,11 +220,13 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
 
     candidates = graph.query(f"MATCH {node} CALL vlkge.candidates(n, {{relation: 'NEIGHBOR_OF', direction: 'tail'}}) "
                              "YIELD candidate, other, relation, score RETURN other.id AS tail, relation, score, "
-                             "candidate.run_id AS run, candidate.type AS type", id=head)
-    published = graph.query(f"MATCH {node}-[c:VLKGE_CANDIDATE {{run_id: $run, relation: 'neighbor_of'}}]->(t) "
-                            "RETURN t.id AS tail, c.score AS score ORDER BY c.score DESC", id=head, run=state.run_id)
+                             "candidate.generation AS generation, candidate.type AS type", id=head)
+    generation = graph.query("MATCH (r:VlkgeRun {run_id: $run}) RETURN r.generation AS g", run=state.run_id)[0]["g"]
+    published = graph.query(f"MATCH {node}-[c:VLKGE_CANDIDATE {{generation: $g, relation: 'neighbor_of'}}]->(t) "
+                            "RETURN t.id AS tail, c.score AS score ORDER BY c.score DESC", id=head, g=generation)
     assert candidates and [(c["tail"], c["score"]) for c in candidates] == [(p["tail"], p["score"]) for p in published]
-    assert {(c["relation"], c["type"], c["run"]) for c in candidates} == {("neighbor_of", "NEIGHBOR_OF", state.run_id)}
+    assert {(c["relation"], c["type"], c["generation"]) for c in candidates} == {
+        ("neighbor_of", "NEIGHBOR_OF", generation)}
     best = graph.query(f"MATCH (h:`{label}` {{id: $h}}), (t:`{label}` {{id: $t}}) "
                        "RETURN vlkge.score(h, 'NEIGHBOR_OF', t) AS s", h=head, t=candidates[0]["tail"])[0]["s"]
     assert best == pytest.approx(candidates[0]["score"], abs=1e-4)  # what predict published is what the plugin scores
@@ -237,9 +245,9 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
 
     # curation on the 3rd and 4th best candidates that are not facts (the other tests took the best ones)
     third, fourth = graph.query(
-        f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'neighbor_of', run_id: $run}}]->(t) "
+        f"MATCH (h:`{label}`:Country)-[c:VLKGE_CANDIDATE {{relation: 'neighbor_of', generation: $g}}]->(t) "
         "WHERE NOT (h)-[:NEIGHBOR_OF]->(t) RETURN elementId(c) AS c, h.id AS head, t.id AS tail, c.score AS score "
-        "ORDER BY c.score DESC SKIP 2 LIMIT 2", run=state.run_id)
+        "ORDER BY c.score DESC SKIP 2 LIMIT 2", g=generation)
     by_id = "MATCH ()-[c:VLKGE_CANDIDATE]->() WHERE elementId(c) = $c "
     accepted = graph.execute(by_id + "CALL vlkge.accept(c) YIELD relationship AS f RETURN type(f) AS type, "
                              "startNode(f).id AS head, endNode(f).id AS tail, f.vlkge_run_id AS run, "

@@ -183,7 +183,8 @@ def test_fb15k237_files_load_and_sync_keeping_full_relation_names(graph: Graph, 
         graph=GraphFilter(entity_labels=[label]), recipe=str(tmp_path / "tiny.yaml"),
         predict=PredictConfig(k=2, relations=[world_cup_type, CAPITAL]), runs_dir=str(tmp_path / "runs")))
     state = sync(graph, cfg, device="cpu")
-    published = graph.query(f"MATCH (:`{label}`)-[c:VLKGE_CANDIDATE {{run_id: $run}}]->() "
+    published = graph.query(f"MATCH (r:VlkgeRun {{run_id: $run}}) "
+                            f"MATCH (:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation}}]->() "
                             "RETURN DISTINCT c.relation AS relation, c.type AS type ORDER BY relation",
                             run=state.run_id)
     assert published == [{"relation": WORLD_CUP, "type": world_cup_type},

@@ -225,7 +225,8 @@ def demo(
 
 
 DEMO_QUERY = """
-MATCH (h)-[c:VLKGE_CANDIDATE {run_id: $run_id}]->(t)
+MATCH (r:VlkgeRun {run_id: $run_id})
+MATCH (h)-[c:VLKGE_CANDIDATE {generation: r.generation}]->(t)
 WHERE c.rank = 1
 RETURN h.name AS head, c.relation AS relation, t.name AS tail,
        round(c.score, 3) AS score, round(c.probability, 3) AS probability

@@ -21,3 +21,5 @@ RELATION_PARAMS_TYPE = "VLKGE_HAS_RELATION"
 LEGACY_RELATION_PARAMS_TYPE = "HAS_RELATION"
 RUN_LABEL = "VlkgeRun"
 RELATION_LABEL = "VlkgeRelation"
+#: ``(:VlkgeCounter {name, value})``: the counters the project allocates numbers from (generation numbers).
+COUNTER_LABEL = "VlkgeCounter"

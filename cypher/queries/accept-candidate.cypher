@@ -8,8 +8,11 @@ MATCH (t:$($label)) WHERE t[$key_property] = $tail
 MATCH (h)-[c:VLKGE_CANDIDATE]->(t) WHERE $relation IN [c.relation, c.type]
 WITH h, t, collect(c) AS cs
 WITH h, t, cs, reduce(best = cs[0], x IN cs | CASE WHEN x.score > best.score THEN x ELSE best END) AS best
+// run_id is the run holding the candidate's generation, the active one first (runs may share a generation)
+WITH h, t, cs, best, COLLECT { MATCH (run:VlkgeRun {generation: best.generation})
+     RETURN run.run_id ORDER BY run.active DESC, run.published_at DESC }[0] AS run_id
 MERGE (h)-[f:$(best.type)]->(t)
-ON CREATE SET f.vlkge_accepted_at = datetime(), f.vlkge_run_id = best.run_id, f.vlkge_score = best.score
+ON CREATE SET f.vlkge_accepted_at = datetime(), f.vlkge_run_id = run_id, f.vlkge_score = best.score
 WITH h, t, f, cs
 FOREACH (x IN cs | DELETE x)
 RETURN h.name AS head, type(f) AS relationship, t.name AS tail, f.vlkge_accepted_at AS accepted_at

@@ -4,7 +4,7 @@
 // Example: vlkge-graph query candidates-of-relation --param relation=NEIGHBOR_OF --param min_score=5
 MATCH (r:VlkgeRun {active: true})
 MATCH (h)-[c:VLKGE_CANDIDATE]->(t)
-WHERE $relation IN [c.relation, c.type] AND c.score >= $min_score AND c.run_id = r.run_id
+WHERE $relation IN [c.relation, c.type] AND c.score >= $min_score AND c.generation = r.generation
 RETURN h[$key_property] AS head, h.name AS head_name, t[$key_property] AS tail, t.name AS tail_name,
        round(c.score, 4) AS score, round(c.probability, 4) AS probability, c.rank AS rank, c.direction AS direction
 ORDER BY c.score DESC

@@ -5,9 +5,13 @@
 // One node per training / publishing run.
 CREATE CONSTRAINT vlkge_run_id IF NOT EXISTS FOR (r:VlkgeRun) REQUIRE r.run_id IS UNIQUE;
 
-// Candidate links: "candidates of relation X above score Y", "candidates of run Z".
+// The counters numbers are allocated from: `generation` (each run's generation number).
+CREATE CONSTRAINT vlkge_counter_name IF NOT EXISTS FOR (g:VlkgeCounter) REQUIRE g.name IS UNIQUE;
+
+// Candidate links: "candidates of relation X above score Y", "candidates of generation G".
+// (The index on c.run_id that versions before generation numbers made is dropped by the migration.)
 CREATE INDEX vlkge_candidate_relation_score IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON (c.relation, c.score);
-CREATE INDEX vlkge_candidate_run IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON (c.run_id);
+CREATE INDEX vlkge_candidate_generation IF NOT EXISTS FOR ()-[c:VLKGE_CANDIDATE]-() ON (c.generation);
 
 // The publish lock (one sync at a time per database).
 CREATE CONSTRAINT vlkge_lock_name IF NOT EXISTS FOR (l:VlkgeLock) REQUIRE l.name IS UNIQUE;

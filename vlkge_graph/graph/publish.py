@@ -3,10 +3,13 @@
 Order of work, each step batched and safe to repeat:
 1. apply the project's schema (idempotent); take the scope's publish lock and its entity labels' locks;
    remove what earlier unfinished or superseded runs left behind;
-2. write the run node (``status: publishing``), its relation parameters, the entity embeddings into
-   the embedding slot the active run does not use, and the candidate relationships;
+2. allocate a fresh generation number (graph/generation.py); write the run node (``status: publishing``,
+   that ``generation``), its relation parameters, the entity embeddings into the embedding slot the active
+   run does not use, and the candidate relationships (tagged with the generation number);
 3. one small transaction makes the new run the active one;
 4. remove the previous generation (its candidates, relation nodes and embedding slot) in batches.
+Runs of a scope may share a generation (a refresh continues its parent's): removal deletes the candidates
+of the stale runs' generations other than the kept run's, and relation nodes by run.
 A crash anywhere before step 3 leaves the previous generation visible and intact; the next publish
 cleans up the partial one. See docs/graph-model.md for the graph model.
 """
@@ -17,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,7 @@ from rich.progress import Progress
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
+from vlkge_graph.graph.generation import next_generation
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import Lease, hold_lock
 from vlkge_graph.graph.schema import apply_schema
@@ -41,12 +45,13 @@ BATCH = 10_000
 #: The candidate table a publish takes: the predicted links plus their relationship ``type``.
 PUBLISH_COLUMNS = (*CANDIDATE_COLUMNS, "type")
 #: One batch of candidates (see candidate_batches). Few properties per relationship: each costs write
-#: throughput (docs/benchmarks.md, bench_publish.py); model and time live on the run node.
+#: throughput (docs/benchmarks.md, bench_publish.py); model and time live on the run node, which the
+#: candidates reach by their integer ``generation`` (stored inline, where a run-id string needs a record).
 WRITE_CANDIDATES = (
     "UNWIND range(0, size($heads) - 1) AS i "
     "MATCH (h) WHERE elementId(h) = $heads[i] MATCH (t) WHERE elementId(t) = $tails[i] "
     f"CREATE (h)-[:{CANDIDATE_TYPE} {{relation: $relation, type: $type, score: $scores[i], "
-    "probability: $probabilities[i], rank: $ranks[i], direction: $direction, run_id: $run_id}]->(t) "
+    "probability: $probabilities[i], rank: $ranks[i], direction: $direction, generation: $generation}]->(t) "
     "RETURN count(*) AS n")
 
 
@@ -70,6 +75,8 @@ class RunRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The run's generation number (graph/generation.py); publish allocates a fresh one, whatever is set here.
+    generation: int | None = None
 
     def properties(self) -> dict[str, Any]:
         props = asdict(self)
@@ -106,6 +113,7 @@ class PublishSummary:
     removed_previous: int
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, for benchmarks and logs
+    generation: int | None = None  # the published generation number (that of the active run when unchanged)
 
 
 def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
@@ -123,11 +131,14 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
         active = _active_run(graph, run.scope)
         if active and active["run_id"] == run.run_id:
             log.info("run %s is already the published generation: nothing to do", run.run_id)
-            return PublishSummary(run.run_id, 0, 0, 0, active["embedding_property"], 0, 0.0)
+            return PublishSummary(run.run_id, 0, 0, 0, active["embedding_property"], 0, 0.0,
+                                  generation=active["generation"])
         slot = EMBEDDING_SLOTS[1] if active and active["embedding_property"] == EMBEDDING_SLOTS[0] \
             else EMBEDDING_SLOTS[0]
         _remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slots=[slot],
                          labels=run.entity_labels, batch_size=batch_size)
+        generation = next_generation(graph)  # in its own transaction: never handed out twice
+        run = replace(run, generation=generation)
         graph.execute("MERGE (r:VlkgeRun {run_id: $run_id}) SET r += $props, r.status = 'publishing', "
                       "r.active = false, r.embedding_property = $slot, r.created_at = datetime()",
                       run_id=run.run_id, props=run.properties(), slot=slot)
@@ -141,7 +152,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
             _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
             phases["embeddings"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            _write_candidates(graph, lease, run, node_ids, candidates, batch_size, workers, bar)
+            _write_candidates(graph, lease, generation, node_ids, candidates, batch_size, workers, bar)
             phases["candidates"] = time.perf_counter() - mark
         mark = time.perf_counter()
         _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
@@ -154,7 +165,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                                        labels=run.entity_labels, batch_size=batch_size)
         phases["remove_previous"] = time.perf_counter() - mark
     return PublishSummary(run.run_id, len(candidates), len(entities), len(relations), slot, removed,
-                          time.perf_counter() - started, phases)
+                          time.perf_counter() - started, phases, generation)
 
 
 def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s: float = 0,
@@ -223,7 +234,8 @@ def _refuse_shared_labels(graph: Graph, run: RunRecord) -> None:
 
 def _active_run(graph: Graph, scope: str) -> dict[str, Any] | None:
     rows = graph.query("MATCH (r:VlkgeRun {scope: $scope, active: true}) RETURN r.run_id AS run_id, "
-                       "r.embedding_property AS embedding_property ORDER BY r.published_at DESC LIMIT 1",
+                       "r.embedding_property AS embedding_property, r.generation AS generation "
+                       "ORDER BY r.published_at DESC LIMIT 1",
                        scope=scope)
     return rows[0] if rows else None
 
@@ -237,14 +249,18 @@ def _activate(tx: ManagedTransaction, scope: str, run_id: str) -> None:
 
 def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slots: Sequence[str],
                      labels: Sequence[str], batch_size: int) -> int:
-    """Delete candidates and relation nodes of the scope's runs other than ``keep``; clear ``slots``."""
-    stale = [r["run_id"] for r in graph.query(
-        "MATCH (r:VlkgeRun {scope: $scope}) WHERE r.run_id <> $keep OR $keep IS NULL RETURN r.run_id AS run_id",
-        scope=scope, keep=keep)]
+    """Delete the relation nodes of the scope's runs other than ``keep`` (a run id; None: every run) and the
+    candidates of their generations except ``keep``'s own, which runs sharing it keep; clear ``slots``."""
+    runs = graph.query("MATCH (r:VlkgeRun {scope: $scope}) RETURN r.run_id AS run_id, r.generation AS generation",
+                       scope=scope)
+    stale = [r["run_id"] for r in runs if r["run_id"] != keep]
+    kept = {r["generation"] for r in runs if r["run_id"] == keep}
+    generations = sorted({r["generation"] for r in runs if r["run_id"] != keep} - kept - {None})
     removed = 0
-    while stale:
-        count = graph.execute(f"MATCH ()-[c:{CANDIDATE_TYPE}]->() WHERE c.run_id IN $stale "
-                              "WITH c LIMIT $n DELETE c RETURN count(*) AS n", stale=stale, n=batch_size)[0]["n"]
+    while generations:
+        count = graph.execute(f"MATCH ()-[c:{CANDIDATE_TYPE}]->() WHERE c.generation IN $generations "
+                              "WITH c LIMIT $n DELETE c RETURN count(*) AS n",
+                              generations=generations, n=batch_size)[0]["n"]
         removed += count
         lease.renew()
         if count < batch_size:
@@ -289,7 +305,7 @@ def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
         bar.advance(task, len(ids[start:end]))
 
 
-def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
+def _write_candidates(graph: Graph, lease: Lease, generation: int, node_ids: dict[str, str],
                       candidates: pd.DataFrame, batch_size: int, workers: int, bar: Progress) -> None:
     """Batches of one (relation, type, direction) each, sent as columns: the shared values travel once
     per batch and plain lists pack far faster than one map per relationship."""
@@ -297,19 +313,20 @@ def _write_candidates(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
     if frame["head"].isna().any() or frame["tail"].isna().any():
         raise DataError("candidates name entities that are not in the published entity table")
     task = bar.add_task("publishing candidates", total=len(frame))
-    for records in graph.execute_each(WRITE_CANDIDATES, candidate_batches(frame, batch_size, run.run_id), workers):
+    for records in graph.execute_each(WRITE_CANDIDATES, candidate_batches(frame, batch_size, generation), workers):
         lease.renew()
         bar.advance(task, records[0]["n"])
 
 
-def candidate_batches(frame: pd.DataFrame, batch_size: int, run_id: str) -> Iterator[dict[str, Any]]:
+def candidate_batches(frame: pd.DataFrame, batch_size: int, generation: int) -> Iterator[dict[str, Any]]:
     """Parameters of WRITE_CANDIDATES; ``frame`` is the candidate table with elementIds as head and tail."""
     for (relation, rel_type, direction), group in frame.groupby(["relation", "type", "direction"], sort=False):
         columns = {"heads": group["head"].tolist(), "tails": group["tail"].tolist(),
                    "scores": group["score"].astype(float).tolist(),
                    "probabilities": group["probability"].astype(float).tolist(),
                    "ranks": group["rank"].astype(int).tolist()}
-        shared = {"relation": str(relation), "type": str(rel_type), "direction": str(direction), "run_id": run_id}
+        shared = {"relation": str(relation), "type": str(rel_type), "direction": str(direction),
+                  "generation": int(generation)}
         yield from ({**batch, **shared} for batch in column_batches(columns, batch_size))
 
 

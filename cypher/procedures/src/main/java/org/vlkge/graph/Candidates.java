@@ -11,7 +11,11 @@ import org.neo4j.graphdb.Relationship;
 import org.vlkge.VlkgeException;
 import org.vlkge.scoring.Direction;
 
-/** The visible published candidates of a node: those of the active runs (one per scope), or of a given run. */
+/**
+ * The visible published candidates of a node: those of the active runs (one per scope), or of a given run. A
+ * candidate belongs to the runs holding its {@code generation}; a legacy run (no generation, published before
+ * generation numbers and not migrated yet) holds the candidates carrying its {@code run_id}.
+ */
 public final class Candidates {
     /**
      * @param relation a relation name or relationship type, or null for all
@@ -28,14 +32,15 @@ public final class Candidates {
     private Candidates() {
     }
 
-    /** The node's candidates of {@code runs} (by {@code run_id}) that pass the filter, best first. */
+    /** The node's candidates of {@code runs} (by generation) that pass the filter, best first. */
     public static List<Candidate> of(List<Run> runs, Node node, Filter filter) {
-        // run id -> the relation name wanted in that run (null: any relation)
-        Map<String, String> wanted = new HashMap<>();
+        // generation (or a legacy run's id) -> the relation name wanted in that run (null: any relation)
+        Map<Object, String> wanted = new HashMap<>();
         for (Run run : runs) {
             RelationParams relation = filter.relation() == null ? null : run.find(filter.relation());
             if (filter.relation() == null || relation != null) {
-                wanted.put(run.runId(), relation == null ? null : relation.relation());
+                wanted.put(run.generation() != null ? run.generation() : run.runId(),
+                        relation == null ? null : relation.relation());
             }
         }
         if (filter.relation() != null && wanted.isEmpty()) {
@@ -52,8 +57,8 @@ public final class Candidates {
                 : org.neo4j.graphdb.Direction.INCOMING;
         List<Candidate> out = new ArrayList<>();
         for (Relationship c : node.getRelationships(dir, Schema.CANDIDATE)) {
-            Object runId = c.getProperty("run_id", null);
-            if (!(runId instanceof String id) || !wanted.containsKey(id)) {
+            Object id = key(c);
+            if (id == null || !wanted.containsKey(id)) {
                 continue;
             }
             String name = (String) c.getProperty("relation", null);
@@ -70,5 +75,14 @@ public final class Candidates {
         }
         out.sort(Comparator.comparingDouble(Candidate::score).reversed());
         return filter.limit() < out.size() ? out.subList(0, (int) filter.limit()) : out;
+    }
+
+    /** What ties a candidate to its runs: its generation (a Long), else a legacy candidate's run id; or null. */
+    private static Object key(Relationship candidate) {
+        Object generation = candidate.getProperty(Schema.GENERATION, null);
+        if (generation instanceof Number g) {
+            return g.longValue();
+        }
+        return candidate.getProperty(Schema.RUN_ID, null) instanceof String id ? id : null;
     }
 }

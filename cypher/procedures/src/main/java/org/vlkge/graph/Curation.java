@@ -17,8 +17,11 @@ public final class Curation {
     private Curation() {
     }
 
-    /** Creates {@code (head)-[:<type> {vlkge_accepted_at, vlkge_run_id, vlkge_score}]->(tail)}; returns it. */
-    public static Relationship accept(Relationship candidate) {
+    /**
+     * Creates {@code (head)-[:<type> {vlkge_accepted_at, vlkge_run_id, vlkge_score}]->(tail)}; returns it.
+     * {@code runId} is the candidate's run ({@link RunLoader#runIdOf}); null leaves {@code vlkge_run_id} out.
+     */
+    public static Relationship accept(Relationship candidate, String runId) {
         checkCandidate(candidate);
         String type = type(candidate);
         Node head = candidate.getStartNode();
@@ -27,15 +30,20 @@ public final class Curation {
         if (fact == null) { // an existing fact is the user's: kept as it is
             fact = head.createRelationshipTo(tail, RelationshipType.withName(type));
             fact.setProperty(Schema.ACCEPTED_AT, now());
-            copy(candidate, "run_id", fact, Schema.ACCEPTED_RUN_ID);
+            if (runId != null) {
+                fact.setProperty(Schema.ACCEPTED_RUN_ID, runId);
+            }
             copy(candidate, "score", fact, Schema.ACCEPTED_SCORE);
         }
         candidate.delete();
         return fact;
     }
 
-    /** Records {@code (head)-[:VLKGE_REJECTED {relation, type, reason, rejected_at, run_id, score}]->(tail)}. */
-    public static Relationship reject(Relationship candidate, String reason) {
+    /**
+     * Records {@code (head)-[:VLKGE_REJECTED {relation, type, reason, rejected_at, run_id, score}]->(tail)};
+     * {@code runId} as for {@link #accept}.
+     */
+    public static Relationship reject(Relationship candidate, String reason, String runId) {
         checkCandidate(candidate);
         String type = type(candidate);
         String relation = (String) candidate.getProperty("relation", type);
@@ -59,7 +67,9 @@ public final class Curation {
             rejected.removeProperty("reason");
         }
         rejected.setProperty("rejected_at", now());
-        copy(candidate, "run_id", rejected, "run_id");
+        if (runId != null) {
+            rejected.setProperty(Schema.RUN_ID, runId);
+        }
         copy(candidate, "score", rejected, "score");
         candidate.delete();
         return rejected;

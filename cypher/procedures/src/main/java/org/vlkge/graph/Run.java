@@ -13,6 +13,9 @@ import org.vlkge.scoring.Query;
  * A published run as the procedures see it: the backbone with its parameters, the relation vectors,
  * where its entity embeddings live, and the descriptive properties of its {@code (:VlkgeRun)} node.
  *
+ * @param generation the run's generation number: its candidates carry it ({@code generation}); several runs of
+ *     a scope may share one. Null for a run published before generation numbers (a legacy run, until
+ *     {@code vlkge-graph init} migrates it): its candidates carry its {@code run_id} instead
  * @param scope the graph the run was published for (each scope has its own active run); null if unnamed
  * @param embeddingProperty the entity property holding this run's embeddings ({@code vlkge_embedding_a} or
  *     {@code _b}; {@code vlkge_embedding} for a run that names none)
@@ -21,8 +24,8 @@ import org.vlkge.scoring.Query;
  * @param byRelation relation parameters by dataset relation name
  * @param byType relation parameters by Neo4j relationship type (first one when several share a type)
  */
-public record Run(String runId, boolean active, String scope, String embeddingProperty, boolean reciprocal,
-                  Backbone backbone, List<String> entityLabels, Map<String, Object> node,
+public record Run(String runId, Long generation, boolean active, String scope, String embeddingProperty,
+                  boolean reciprocal, Backbone backbone, List<String> entityLabels, Map<String, Object> node,
                   Map<String, RelationParams> byRelation, Map<String, RelationParams> byType) {
 
     /** The relation named {@code nameOrType} (a dataset relation name first, else a relationship type), or null. */

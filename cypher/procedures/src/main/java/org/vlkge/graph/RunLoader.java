@@ -30,6 +30,11 @@ import org.vlkge.scoring.backbones.Backbones;
  * published one when several do).
  */
 public final class RunLoader {
+    /** Most recently published first (ties: run id descending). */
+    private static final Comparator<Node> NEWEST_FIRST = Comparator
+            .comparing((Node n) -> instant(n.getProperty("published_at", null)))
+            .thenComparing(n -> String.valueOf(n.getProperty(Schema.RUN_ID, ""))).reversed();
+
     private RunLoader() {
     }
 
@@ -87,6 +92,25 @@ public final class RunLoader {
                 + "); publish a run over these labels (vlkge-graph sync) or pass a runId");
     }
 
+    /**
+     * The run id a candidate belongs to: that of the run holding its {@code generation} (the active one first,
+     * else the most recently published; runs of a scope may share a generation), or a legacy candidate's own
+     * {@code run_id}; null when no run holds it.
+     */
+    public static String runIdOf(Transaction tx, Relationship candidate) {
+        if (!(candidate.getProperty(Schema.GENERATION, null) instanceof Number generation)) {
+            return candidate.getProperty(Schema.RUN_ID, null) instanceof String id ? id : null;
+        }
+        List<Node> holders = new ArrayList<>();
+        try (ResourceIterator<Node> it = tx.findNodes(Schema.RUN, Schema.GENERATION, generation.longValue())) {
+            it.forEachRemaining(holders::add);
+        }
+        holders.sort(NEWEST_FIRST);
+        Node best = holders.stream().filter(n -> Boolean.TRUE.equals(n.getProperty("active", null))).findFirst()
+                .orElse(holders.isEmpty() ? null : holders.get(0));
+        return best == null ? null : (String) best.getProperty(Schema.RUN_ID, null);
+    }
+
     /** The active run nodes, most recently published first (ties: run id descending); never empty. */
     private static List<Node> activeNodes(Transaction tx) {
         List<Node> out = new ArrayList<>();
@@ -97,8 +121,7 @@ public final class RunLoader {
             throw new VlkgeException("missing run: no active (:VlkgeRun) in this database; publish one with "
                     + "`vlkge-graph sync`, or pass a runId");
         }
-        out.sort(Comparator.comparing((Node n) -> instant(n.getProperty("published_at", null)))
-                .thenComparing(n -> String.valueOf(n.getProperty("run_id", ""))).reversed());
+        out.sort(NEWEST_FIRST);
         return out;
     }
 
@@ -147,7 +170,8 @@ public final class RunLoader {
         }
         List<String> labels = entityLabels(node);
         boolean active = Boolean.TRUE.equals(props.get("active"));
-        return new Run(runId, active, string(props, "scope", null), embeddingProperty(props, runId),
+        Long generation = props.get(Schema.GENERATION) instanceof Number g ? g.longValue() : null;
+        return new Run(runId, generation, active, string(props, "scope", null), embeddingProperty(props, runId),
                 Boolean.TRUE.equals(props.get("reciprocal")), backbone,
                 labels, new LinkedHashMap<>(props), byRelation, byType);
     }

@@ -14,6 +14,10 @@ public final class Schema {
     /** The embedding property of a run that names none. */
     public static final String DEFAULT_EMBEDDING = EMBEDDING_PREFIX;
     public static final String EMBEDDING_RUN_ID = "vlkge_run_id";
+    /** On run nodes and candidates: the generation number that ties a run's candidates to it. */
+    public static final String GENERATION = "generation";
+    /** On candidates (and run nodes) of versions before generation numbers: the run id. */
+    public static final String RUN_ID = "run_id";
     /** Index names are cut to this length, as the Python publisher cuts them. */
     public static final int MAX_INDEX_NAME = 120;
 

@@ -82,7 +82,7 @@ public class CandidateProcedures {
             + "(head)-[:<candidate.type> {vlkge_accepted_at, vlkge_run_id, vlkge_score}]->(tail) and remove the "
             + "candidate")
     public Stream<AcceptRow> accept(@Name("candidate") Relationship candidate) {
-        return Stream.of(new AcceptRow(Curation.accept(candidate)));
+        return Stream.of(new AcceptRow(Curation.accept(candidate, runIdOf(candidate))));
     }
 
     @Procedure(name = "vlkge.reject", mode = Mode.WRITE)
@@ -91,6 +91,12 @@ public class CandidateProcedures {
             + "(and is a hard negative in training), and remove the candidate")
     public Stream<RejectRow> reject(@Name("candidate") Relationship candidate,
                                     @Name(value = "reason", defaultValue = "") String reason) {
-        return Stream.of(new RejectRow(Curation.reject(candidate, reason == null || reason.isEmpty() ? null : reason)));
+        return Stream.of(new RejectRow(Curation.reject(candidate, reason == null || reason.isEmpty() ? null : reason,
+                runIdOf(candidate))));
+    }
+
+    /** The run id curation records; a null candidate is left to {@link Curation}'s own check. */
+    private String runIdOf(Relationship candidate) {
+        return candidate == null ? null : RunLoader.runIdOf(tx, candidate);
     }
 }

@@ -29,6 +29,7 @@ public class InfoProcedure {
     /** One row of {@code vlkge.info}. */
     public static class Row {
         public String runId;
+        public Long generation;
         public String scope;
         public String status;
         public boolean active;
@@ -55,8 +56,8 @@ public class InfoProcedure {
     }
 
     @Procedure(name = "vlkge.info", mode = Mode.READ)
-    @Description("vlkge.info([runId]) YIELD runId, scope, status, active, backbone, dim, gamma, p, normalize, "
-            + "reciprocal, embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, "
+    @Description("vlkge.info([runId]) YIELD runId, generation, scope, status, active, backbone, dim, gamma, p, "
+            + "normalize, reciprocal, embeddingProperty, encoderImage, encoderText, fusion, metrics, config, entityLabels, "
             + "relations, createdAt, publishedAt, ... - one row per active run (one per scope), or the run runId")
     public Stream<Row> info(@Name(value = "runId", defaultValue = "") String runId) {
         return RunLoader.runs(tx, runId).stream().map(InfoProcedure::row);
@@ -66,6 +67,7 @@ public class InfoProcedure {
         Map<String, Object> n = run.node();
         Row row = new Row();
         row.runId = run.runId();
+        row.generation = run.generation();
         row.scope = run.scope();
         row.status = string(n.get("status"));
         row.active = run.active();

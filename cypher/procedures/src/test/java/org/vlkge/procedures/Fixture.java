@@ -13,7 +13,8 @@ import org.vlkge.scoring.backbones.Backbones;
 
 /**
  * A small published state written as docs/graph-model.md describes it: one (:VlkgeRun) of scope {@code label}
- * over entity label {@code label}, with two (:VlkgeRelation) vectors ({@code likes}, {@code knows}; with
+ * over entity label {@code label}, with a fresh {@code generation} number from the (:VlkgeCounter) as a publish
+ * allocates it, with two (:VlkgeRelation) vectors ({@code likes}, {@code knows}; with
  * {@code inverse_vector}s when the run is reciprocal) and {@code entities} nodes of {@code label} keyed 0..n-1
  * with a random embedding in the run's slot ({@code vlkge_embedding_a} unless told).
  */
@@ -43,6 +44,7 @@ final class Fixture {
 
     final String label;
     final String runId;
+    final long generation;
     final Spec spec;
     final Backbone backbone;
     final String slot;
@@ -50,9 +52,10 @@ final class Fixture {
     final Map<String, double[]> relations = new LinkedHashMap<>();
     final Map<String, double[]> inverses = new LinkedHashMap<>();
 
-    private Fixture(String label, String runId, Spec spec, String slot, double[][] embeddings) {
+    private Fixture(Harness h, String label, String runId, Spec spec, String slot, double[][] embeddings) {
         this.label = label;
         this.runId = runId;
+        this.generation = nextGeneration(h);
         this.spec = spec;
         this.backbone = spec.backbone();
         this.slot = slot;
@@ -71,7 +74,7 @@ final class Fixture {
         for (int i = 0; i < entities; i++) {
             emb[i] = random(rng, width, 1.0);
         }
-        Fixture f = new Fixture(label, "run-" + UUID.randomUUID(), spec, slot, emb);
+        Fixture f = new Fixture(h, label, "run-" + UUID.randomUUID(), spec, slot, emb);
         f.randomRelations(rng);
         f.writeRun(h);
         List<Map<String, Object>> rows = new ArrayList<>();
@@ -86,7 +89,7 @@ final class Fixture {
 
     /** Another run of the same scope over the same entities and slot (other backbone and relation vectors). */
     static Fixture sameEntities(Harness h, Fixture base, Spec spec, long seed) {
-        Fixture f = new Fixture(base.label, "run-" + UUID.randomUUID(), spec, base.slot, base.embeddings);
+        Fixture f = new Fixture(h, base.label, "run-" + UUID.randomUUID(), spec, base.slot, base.embeddings);
         f.randomRelations(new Random(seed));
         f.writeRun(h);
         return f;
@@ -107,6 +110,7 @@ final class Fixture {
     private void writeRun(Harness h) {
         Map<String, Object> props = new LinkedHashMap<>();
         props.put("run_id", runId);
+        props.put("generation", generation);
         props.put("scope", label);
         props.put("status", "published");
         props.put("active", false);
@@ -131,6 +135,12 @@ final class Fixture {
         h.run("CREATE (r:VlkgeRun) SET r = $props, r.created_at = datetime(), r.published_at = datetime() "
                 + "WITH r UNWIND $rels AS rel CREATE (r)-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation {run_id: r.run_id}) "
                 + "SET x += rel", Map.of("props", props, "rels", rels));
+    }
+
+    /** A fresh generation number, allocated as graph/generation.py does. */
+    static long nextGeneration(Harness h) {
+        return (long) h.single("MERGE (g:VlkgeCounter {name: 'generation'}) SET g.value = coalesce(g.value, 0) + 1 "
+                + "RETURN g.value", Map.of());
     }
 
     static double[] random(Random rng, int n, double scale) {

@@ -374,18 +374,18 @@ class ProceduresTest {
                 + "WITH a, b, row, CASE row.out WHEN true THEN [a, b] ELSE [b, a] END AS ends "
                 + "WITH ends[0] AS head, ends[1] AS tail, row "
                 + "CREATE (head)-[:VLKGE_CANDIDATE {relation: row.rel, type: row.type, score: row.score, "
-                + "probability: 1 / (1 + exp(-row.score)), rank: 1, direction: 'tail', run_id: row.run}]->(tail)",
+                + "probability: 1 / (1 + exp(-row.score)), rank: 1, direction: 'tail', generation: row.gen}]->(tail)",
                 Map.of("rows", List.of(
                         Map.of("other", 1, "rel", "likes", "type", Fixture.type("likes"), "score", 2.0, "out", true,
-                                "run", f.runId),
+                                "gen", f.generation),
                         Map.of("other", 2, "rel", "likes", "type", Fixture.type("likes"), "score", -1.0, "out", true,
-                                "run", f.runId),
+                                "gen", f.generation),
                         Map.of("other", 3, "rel", "knows", "type", Fixture.type("knows"), "score", 0.5, "out", true,
-                                "run", f.runId),
+                                "gen", f.generation),
                         Map.of("other", 4, "rel", "likes", "type", Fixture.type("likes"), "score", 1.0, "out", false,
-                                "run", f.runId),
+                                "gen", f.generation),
                         Map.of("other", 5, "rel", "likes", "type", Fixture.type("likes"), "score", 9.0, "out", true,
-                                "run", old.runId))));
+                                "gen", old.generation))));
         return f;
     }
 
@@ -432,8 +432,8 @@ class ProceduresTest {
         assertFalse(keys(predict(f, 0, "likes", Map.of("k", 100))).contains(1), "an accepted fact is not predicted");
         // accepting a candidate whose fact already exists keeps the one fact
         h.run("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}) CREATE (a)-[:VLKGE_CANDIDATE "
-                + "{relation: 'likes', type: $type, score: 3.0, run_id: $run}]->(b)",
-                Map.of("type", Fixture.type("likes"), "run", f.runId));
+                + "{relation: 'likes', type: $type, score: 3.0, generation: $gen}]->(b)",
+                Map.of("type", Fixture.type("likes"), "gen", f.generation));
         h.run("MATCH (:" + f.label + " {key: 0})-[c:VLKGE_CANDIDATE]->(:" + f.label + " {key: 1}) "
                 + "CALL vlkge.accept(c) YIELD relationship RETURN relationship", Map.of());
         assertEquals(1L, h.single("MATCH (:" + f.label + " {key: 0})-[r:" + Fixture.type("likes") + "]->(:"
@@ -467,6 +467,55 @@ class ProceduresTest {
                 + "CALL vlkge.reject(c) YIELD rejected RETURN rejected", Map.of());
         assertNull(h.single("MATCH (:" + f.label + " {key: 0})-[r:VLKGE_REJECTED {relation: 'knows'}]->() "
                 + "RETURN r.reason", Map.of()));
+    }
+
+    /** Two candidates from node 0 (to 1: score 2.0, to 2: 1.0) carrying {@code property: value}. */
+    private void twoCandidates(Fixture f, String property, Object value) {
+        String props = "{relation: 'likes', type: $type, score: %s, " + property + ": $v}";
+        h.run("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 1}), (c:" + f.label + " {key: 2}) "
+                + "CREATE (a)-[:VLKGE_CANDIDATE " + String.format(props, "2.0") + "]->(b) "
+                + "CREATE (a)-[:VLKGE_CANDIDATE " + String.format(props, "1.0") + "]->(c)",
+                Map.of("type", Fixture.type("likes"), "v", value));
+    }
+
+    /** Accepts the candidate 0 -> 1 and rejects 0 -> 2; returns the run ids they recorded. */
+    private List<Object> curate(Fixture f) {
+        Object accepted = h.single("MATCH (:" + f.label + " {key: 0})-[c:VLKGE_CANDIDATE]->(:" + f.label + " {key: 1}) "
+                + "CALL vlkge.accept(c) YIELD relationship RETURN relationship.vlkge_run_id", Map.of());
+        Object rejected = h.single("MATCH (:" + f.label + " {key: 0})-[c:VLKGE_CANDIDATE]->(:" + f.label + " {key: 2}) "
+                + "CALL vlkge.reject(c, 'no') YIELD rejected RETURN rejected.run_id", Map.of());
+        return List.of(accepted, rejected);
+    }
+
+    @Test
+    void runsSharingAGenerationShareItsCandidatesAndCurationNamesTheActiveOne() {
+        Fixture parent = fixture("distmult", 4, 0, 2, false, 4, 15);
+        Fixture child = Fixture.sameEntities(h, parent, parent.spec, 16);
+        // a refresh run continues its parent's generation and becomes the active run of the scope
+        h.run("MATCH (r:VlkgeRun {run_id: $run}) SET r.generation = $g", Map.of("run", child.runId,
+                "g", parent.generation));
+        child.activate(h);
+        twoCandidates(parent, "generation", parent.generation);
+        List<String> both = List.of("1:likes:2.0:VLKGE_CANDIDATE", "2:likes:1.0:VLKGE_CANDIDATE");
+        assertEquals(both, candidates(parent, Map.of()));
+        assertEquals(both, candidates(parent, Map.of("runId", parent.runId)), "the parent holds the same generation");
+        assertEquals(parent.generation, h.single("CALL vlkge.info() YIELD runId, generation WHERE runId = $run "
+                + "RETURN generation", Map.of("run", child.runId)));
+        assertEquals(List.of(child.runId, child.runId), curate(parent), "the active run holding the generation");
+    }
+
+    @Test
+    void aRunPublishedBeforeGenerationNumbersReadsItsCandidatesByRunId() {
+        Fixture f = fixture("distmult", 4, 0, 2, false, 4, 19);
+        h.run("MATCH (r:VlkgeRun {run_id: $run}) REMOVE r.generation", Map.of("run", f.runId));
+        f.activate(h);
+        twoCandidates(f, "run_id", f.runId);
+        h.run("MATCH (a:" + f.label + " {key: 0}), (b:" + f.label + " {key: 3}) CREATE (a)-[:VLKGE_CANDIDATE "
+                + "{relation: 'likes', type: $type, score: 5.0, run_id: 'an-older-run'}]->(b)",
+                Map.of("type", Fixture.type("likes")));
+        assertEquals(List.of("1:likes:2.0:VLKGE_CANDIDATE", "2:likes:1.0:VLKGE_CANDIDATE"), candidates(f, Map.of()));
+        assertNull(h.single("CALL vlkge.info($run) YIELD generation RETURN generation", Map.of("run", f.runId)));
+        assertEquals(List.of(f.runId, f.runId), curate(f));
     }
 
     @Test
@@ -576,11 +625,13 @@ class ProceduresTest {
         g.activate(h);
         List<Map<String, Object>> rows = h.rows("CALL vlkge.info() YIELD runId, scope, status, active, backbone, dim, "
                 + "entityWidth, gamma, p, normalize, reciprocal, embeddingProperty, encoderImage, encoderText, "
-                + "fusion, metrics, config, entityKey, entityLabels, relations, createdAt, publishedAt, pluginVersion "
+                + "fusion, metrics, config, entityKey, entityLabels, relations, createdAt, publishedAt, pluginVersion, "
+                + "generation "
                 + "WHERE scope IN $scopes RETURN * ORDER BY publishedAt", Map.of("scopes", List.of(f.label, g.label)));
         assertEquals(List.of(f.runId, g.runId), rows.stream().map(r -> r.get("runId")).toList());
         Map<String, Object> row = rows.get(0);
         assertEquals(f.label, row.get("scope"));
+        assertEquals(f.generation, row.get("generation"));
         assertEquals("published", row.get("status"));
         assertEquals(true, row.get("active"));
         assertEquals("rotate", row.get("backbone"));
@@ -621,7 +672,7 @@ class ProceduresTest {
         Fixture a = fixture("distmult", 4, 0, 2, false, 20, 30);
         Fixture b = Fixture.create(h, Harness.uniqueLabel(), Fixture.Spec.of("complex", 4, 0, 2, false), 20, 31,
                 Fixture.SLOT_B);
-        Fixture.sameEntities(h, a, a.spec, 32); // an inactive run of a's scope
+        Fixture older = Fixture.sameEntities(h, a, a.spec, 32); // an inactive run of a's scope
         a.activate(h);
         b.activate(h);
         h.run("MATCH (r:VlkgeRun) WHERE r.run_id IN [$a, $b] SET r.published_at = CASE r.run_id WHEN $a "
@@ -661,10 +712,11 @@ class ProceduresTest {
 
         // candidates: those of every active run, not of inactive ones
         h.run("MATCH (x:" + a.label + " {key: 0}), (y:" + a.label + " {key: 1}), (z:" + b.label + " {key: 2}) "
-                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 1.0, run_id: $a}]->(y) "
-                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'knows', type: $knows, score: 2.0, run_id: $b}]->(z) "
-                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 3.0, run_id: 'old'}]->(z)",
-                Map.of("type", Fixture.type("likes"), "knows", Fixture.type("knows"), "a", a.runId, "b", b.runId));
+                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 1.0, generation: $a}]->(y) "
+                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'knows', type: $knows, score: 2.0, generation: $b}]->(z) "
+                + "CREATE (x)-[:VLKGE_CANDIDATE {relation: 'likes', type: $type, score: 3.0, generation: $old}]->(z)",
+                Map.of("type", Fixture.type("likes"), "knows", Fixture.type("knows"), "a", a.generation,
+                        "b", b.generation, "old", older.generation));
         assertEquals(List.of("2:knows:2.0:VLKGE_CANDIDATE", "1:likes:1.0:VLKGE_CANDIDATE"),
                 candidates(a, Map.of()));
         assertEquals(List.of("1:likes:1.0:VLKGE_CANDIDATE"), candidates(a, Map.of("runId", a.runId)));
