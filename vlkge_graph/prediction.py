@@ -8,7 +8,7 @@ and answers only from entities whose label was seen at the answer end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,13 +27,16 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
                   relations: Sequence[str] | None = None, directions: Sequence[str] = ("tail",), k: int = 10,
                   min_score: float | None = None, constrain_labels: bool = True,
                   exclude: Sequence[Tensor] = (), probability: str = "sigmoid",
-                  device: str | torch.device = "cpu") -> pd.DataFrame:
+                  device: str | torch.device = "cpu",
+                  only: Mapping[tuple[str, str], Tensor] | None = None) -> pd.DataFrame:
     """Candidates as a DataFrame with CANDIDATE_COLUMNS (entity ids and relation names).
 
     Known facts of every split and the ``exclude`` triples (e.g. rejected candidates) are never
     proposed; nor are self-links. ``probability``: ``sigmoid`` of the score for pointwise-trained
     models (logistic, BCE losses), ``softmax`` over all entities for models trained with cross-entropy
-    against every entity, whose scores are logits of that distribution.
+    against every entity, whose scores are logits of that distribution. ``only``: per (relation, direction),
+    the query entities whose lists are wanted (a refresh recomputes the lists a change touched); others
+    are skipped.
     """
     if probability not in ("sigmoid", "softmax"):
         raise ValueError(f"probability must be 'sigmoid' or 'softmax', not {probability!r}")
@@ -59,6 +62,8 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
             if constrain_labels and len(facts):
                 anchors = anchors[torch.isin(label_codes, label_codes[facts[:, anchor_col]])]
                 allowed = torch.isin(label_codes, label_codes[facts[:, answer_col]])
+            if only is not None:
+                anchors = anchors[torch.isin(anchors, only.get((name, direction), anchors[:0]).to(device))]
             frames.append(_topk(model, vectors, index, anchors, allowed, r, direction, k, min_score, data, name,
                                 probability))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(CANDIDATE_COLUMNS))

@@ -60,6 +60,8 @@ class RunState:
     run_id: str
     scope: str
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kind: str = "sync"  # or "refresh" (jobs/refresh.py)
+    parent: str | None = None  # a refresh's parent run (the active run it folds the change into)
 
     def save(self, run_dir: Path) -> None:
         tmp = run_dir / f"{RUN_FILE}.tmp"
@@ -74,16 +76,19 @@ class RunState:
             raise ConfigError(f"{run_dir} is not a sync run directory (no readable {RUN_FILE}): {exc}") from exc
 
 
-def new_run_dir(config: Config) -> Path:
+def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None) -> Path:
     scope = config.sync.scope_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = Path(config.sync.runs_dir) / f"{scope}-{stamp}"
+    if kind != "sync":  # refreshes may follow each other within a second (e.g. a retry): numbered
+        Path(config.sync.runs_dir).mkdir(parents=True, exist_ok=True)
+        run_dir = next(d for n in range(1, 10_000) if not (d := run_dir.with_name(f"{run_dir.name}-{kind}{n}")).exists())
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError as exc:
         raise ConfigError(f"run directory {run_dir} exists: another sync of scope {scope!r} started in the "
                           "same second; wait for it (publishing is locked per scope) and run again") from exc
-    RunState(run_id=run_dir.name, scope=scope).save(run_dir)
+    RunState(run_id=run_dir.name, scope=scope, kind=kind, parent=parent).save(run_dir)
     return run_dir
 
 
@@ -92,6 +97,9 @@ def latest_run_dir(config: Config) -> Path:
     if not runs:
         raise ConfigError(f"no earlier run of scope {config.sync.scope_name!r} in {config.sync.runs_dir}/ to resume")
     return runs[-1].parent
+
+
+StageFunction = Callable[["Stage"], dict[str, Any]]
 
 
 @dataclass
@@ -107,6 +115,8 @@ class Stage:
     #: Artifacts read once per process: the trained model (kept from train to evaluate and predict, see
     #: :meth:`trained`), the snapshot's tables, the rejected candidates.
     trained_run: TrainedRun | None = None
+    #: The graph as exported before the stages (a refresh's change detection made it), else None.
+    current: TableSet | None = None
     _tables: TableSet | None = None
     _rejected: pd.DataFrame | None = None
 
@@ -162,19 +172,28 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
         check_filter(graph, config.sync.graph, config.source)
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
-    state = RunState.load(run_dir)
-    todo = [(n, fn) for n, fn in STAGES[names.index(start):] if not (dry_run and n == "publish")]
-    console.print(f"sync {state.run_id}: stages {', '.join(n for n, _ in todo)} (run directory {run_dir})")
-    stage = Stage(graph, config, run_dir, state, device or config.sync.device, console)
+    stage = Stage(graph, config, run_dir, RunState.load(run_dir), device or config.sync.device, console)
+    return run_stages(STAGES, stage, start, dry_run)
+
+
+def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str, dry_run: bool = False) -> RunState:
+    """Run ``stages`` from ``start`` on (not publish when ``dry_run``), recording each in ``run.json``."""
+    names = [name for name, _ in stages]
+    if start not in names:
+        raise ConfigError(f"--from must be one of {names}, not {start!r}")
+    state = stage.state
+    todo = [(n, fn) for n, fn in stages[names.index(start):] if not (dry_run and n == "publish")]
+    stage.console.print(f"{state.kind} {state.run_id}: stages {', '.join(n for n, _ in todo)} "
+                        f"(run directory {stage.run_dir})")
     for name, fn in todo:
         if interrupt is not None and interrupt.is_set():
             raise Interrupted(f"sync {state.run_id} stopped before stage {name}: resume it with "
                               f"`vlkge-graph sync --from {name} --run-dir {run_dir}`")
         began = time.perf_counter()
-        console.rule(f"[bold]{name}")
+        stage.console.rule(f"[bold]{name}")
         result = fn(stage)
         state.stages[name] = {"seconds": round(time.perf_counter() - began, 3), **result}
-        state.save(run_dir)
+        state.save(stage.run_dir)
     return state
 
 
@@ -287,7 +306,7 @@ def _publish(stage: Stage) -> dict[str, Any]:
 
 
 #: The stages in order: ``sync --from NAME`` starts at NAME.
-STAGES: list[tuple[str, Callable[[Stage], dict[str, Any]]]] = [
+STAGES: list[tuple[str, StageFunction]] = [
     ("export", _export), ("encode", _encode), ("train", _train), ("evaluate", _evaluate), ("predict", _predict),
     ("publish", _publish)]
 

@@ -1,0 +1,150 @@
+"""`refresh` on the real Neo4j: new Countries-MM nodes (with a text, with an image, with neither) and facts
+are folded into the active run without training, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vlkge_graph.config import Config, PredictConfig, SyncConfig
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph.load import load_recipe
+from vlkge_graph.jobs.changes import detect_changes
+from vlkge_graph.jobs.refresh import refresh
+from vlkge_graph.jobs.sync import sync
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+RECIPE = """
+dataset: countries-mm
+features: {image: efficientnet-lite0, text: minilm}
+model: {backbone: complex, dim: 16, imaginary: gated, reciprocal: true}
+training: {mode: 1vsall, loss: cross_entropy, optimizer: adam, lr: 0.02, batch_size: 128, epochs: 8,
+           eval_every: 8, seed: 3}
+"""
+
+
+def visible(graph: Graph, label: str) -> pd.DataFrame:
+    """The scope's visible candidates (the documented pattern), as (head, relation, tail, score, rank)."""
+    rows = graph.query(f"MATCH (r:VlkgeRun {{active: true, scope: $label}}) "
+                       f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation}}]->(t) "
+                       "RETURN h.id AS head, c.relation AS relation, t.id AS tail, c.score AS score, c.rank AS rank",
+                       label=label)
+    return pd.DataFrame(rows, columns=["head", "relation", "tail", "score", "rank"])
+
+
+def embeddings(graph: Graph, label: str) -> dict[str, list[float]]:
+    rows = graph.query(f"MATCH (r:VlkgeRun {{active: true, scope: $label}}) MATCH (n:`{label}`) "
+                       "RETURN n.id AS id, n[r.embedding_property] AS v", label=label)
+    return {r["id"]: r["v"] for r in rows if r["v"] is not None}
+
+
+def active(graph: Graph, label: str) -> dict[str, Any]:
+    return graph.query("MATCH (r:VlkgeRun {active: true, scope: $label}) RETURN r.run_id AS run_id, "
+                       "r.generation AS generation, r.parent AS parent, r.jaccard_at_k AS jaccard", label=label)[0]
+
+
+@pytest.fixture(scope="module")
+def refreshed(graph: Graph, neo4j_config: Config, tmp_path_factory: pytest.TempPathFactory):
+    label = f"Fresh{uuid.uuid4().hex[:10]}"
+    load_recipe(graph, "countries-mm", label=label, progress=False)
+    work = tmp_path_factory.mktemp("refresh")
+    (work / "recipe.yaml").write_text(RECIPE)
+    cfg = replace(neo4j_config, sync=SyncConfig(scope=label, graph=GraphFilter(entity_labels=[label]),
+                                                recipe=str(work / "recipe.yaml"), predict=PredictConfig(k=5),
+                                                runs_dir=str(work / "runs"), device="cpu"))
+    first = sync(graph, cfg, device="cpu")
+    before = {"candidates": visible(graph, label), "embeddings": embeddings(graph, label), "run": active(graph, label)}
+    # the best NEIGHBOR_OF candidate becomes a fact; three new countries: with a text, with a flag, with neither
+    fact = before["candidates"][before["candidates"]["relation"] == "NEIGHBOR_OF"].sort_values("score").iloc[-1]
+    graph.execute(f"MATCH (h:`{label}` {{id: $h}}), (t:`{label}` {{id: $t}}) CREATE (h)-[:NEIGHBOR_OF]->(t)",
+                  h=fact["head"], t=fact["tail"])
+    flag = graph.query(f"MATCH (n:`{label}` {{id: 'country:FRA'}}) RETURN n.images AS images")[0]["images"]
+    graph.execute(f"UNWIND $rows AS row CREATE (n:`{label}`:Country) SET n = row",
+                  rows=[{"id": "country:NEW1", "name": "Newland", "text": "Newland is a country in Western Europe, "
+                         "bordering France and Belgium; its language is French and its currency the euro."},
+                        {"id": "country:NEW2", "name": "Flagland", "images": flag},
+                        {"id": "country:NEW3", "name": "Bareland"}])
+    graph.execute(f"MATCH (n:`{label}` {{id: 'country:NEW1'}}), (f:`{label}` {{id: 'country:FRA'}}) "
+                  "CREATE (n)-[:NEIGHBOR_OF]->(f)")
+    changes = detect_changes(graph, cfg.sync)
+    state = refresh(graph, cfg, changes, device="cpu")
+    return label, cfg, first, state, before, fact
+
+
+def test_refresh_folds_new_nodes_in(graph: Graph, refreshed) -> None:
+    label, _, first, state, before, _ = refreshed
+    run = active(graph, label)
+    assert run["run_id"] == state.run_id and run["parent"] == first.run_id
+    assert run["generation"] == before["run"]["generation"]  # the parent's generation, continued
+    after = embeddings(graph, label)
+    assert {"country:NEW1", "country:NEW2", "country:NEW3"} <= set(after)
+    for key, vector in before["embeddings"].items():  # existing entities' embeddings are untouched
+        assert after[key] == vector, key
+    new_heads = set(visible(graph, label)["head"])
+    assert {"country:NEW1", "country:NEW2", "country:NEW3"} <= new_heads
+    assert state.stages["fold"]["folded_in"] == 3
+    assert 0 < state.stages["predict"]["candidates_written"] < len(before["candidates"])
+
+
+def test_candidates_that_became_facts_are_gone(graph: Graph, refreshed) -> None:
+    label, _, _, _, _, fact = refreshed
+    now = visible(graph, label)
+    same = now[(now["head"] == fact["head"]) & (now["tail"] == fact["tail"]) & (now["relation"] == "NEIGHBOR_OF")]
+    assert same.empty
+    new = now[(now["head"] == "country:NEW1") & (now["relation"] == "NEIGHBOR_OF")]
+    assert "country:FRA" not in set(new["tail"])  # its new fact is not proposed either
+
+
+def test_visible_state_is_the_refresh_runs_candidate_table(graph: Graph, refreshed) -> None:
+    label, cfg, _, state, _, _ = refreshed
+    table = pd.read_parquet(Path(cfg.sync.runs_dir) / state.run_id / "candidates.parquet")
+    now = visible(graph, label)
+    key = ["head", "relation", "tail"]
+    assert len(now) == len(table)
+    merged = now.merge(table, on=key, suffixes=("", "_table"))
+    assert len(merged) == len(table)
+    assert np.allclose(merged["score"], merged["score_table"], atol=1e-5)
+    assert (merged["rank"] == merged["rank_table"]).all()
+    assert 0 < active(graph, label)["jaccard"] <= 1
+
+
+def test_after_a_refresh_nothing_changed(graph: Graph, refreshed) -> None:
+    _, cfg, _, _, _, _ = refreshed
+    assert not detect_changes(graph, cfg.sync).changed
+
+
+def test_a_refresh_that_dies_in_its_transaction_leaves_the_parent_and_the_rerun_converges(
+        graph: Graph, refreshed, monkeypatch: pytest.MonkeyPatch) -> None:
+    label, cfg, _, state, _, _ = refreshed
+    graph.execute(f"CREATE (n:`{label}`:Country {{id: 'country:NEW4', name: 'Laterland', "
+                  "text: 'Laterland is an island country in the Pacific Ocean.'})")
+    before = (visible(graph, label), embeddings(graph, label), active(graph, label))
+    from vlkge_graph.graph import publish_changes
+
+    real = publish_changes._switch
+
+    def dies(tx: Any, *args: Any) -> int:
+        real(tx, *args)  # every write of the refresh is done in the transaction ...
+        raise KeyboardInterrupt("killed before the commit")  # ... and it never commits
+
+    monkeypatch.setattr(publish_changes, "_switch", dies)
+    with pytest.raises(KeyboardInterrupt):
+        refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")
+    now = (visible(graph, label), embeddings(graph, label), active(graph, label))
+    assert now[2] == before[2] and now[1] == before[1]
+    pd.testing.assert_frame_equal(now[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True),
+                                  before[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True))
+    monkeypatch.undo()
+    again = refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")
+    assert active(graph, label)["run_id"] == again.run_id
+    assert "country:NEW4" in embeddings(graph, label)
+    table = pd.read_parquet(Path(cfg.sync.runs_dir) / again.run_id / "candidates.parquet")
+    assert len(visible(graph, label)) == len(table)

@@ -1,0 +1,115 @@
+"""Publishing a refresh: only the top-k lists and embeddings a change touched, switched in one transaction.
+
+A full publish writes a new generation beside the visible one and switches with one small transaction.
+A refresh continues the active run's generation instead: in ONE write transaction it creates its run
+node (a copy of the parent's, same generation and embedding slot) with the parent's relation parameters,
+deletes the touched lists' candidates, creates their new ones, writes the new and edited entities'
+embeddings into the slot, and makes itself the active run. Readers see the parent's state or the refresh's,
+never a mix; a refresh killed at any point leaves the parent's state as it was. Its size is proportional to
+the change, so it fits one transaction; what the parent leaves behind (its relation nodes) is removed after.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from neo4j import ManagedTransaction
+
+from vlkge_graph.errors import ConfigError, DataError
+from vlkge_graph.graph.connection import Graph, column_batches
+from vlkge_graph.graph.lock import hold_lock
+from vlkge_graph.graph.publish import (
+    BATCH,
+    CANDIDATE_TYPE,
+    WRITE_CANDIDATES,
+    candidate_batches,
+    lock_names,
+    node_ids,
+    remove_inactive,
+)
+from vlkge_graph.graph.schema import apply_schema
+from vlkge_graph.identifiers import quote
+from vlkge_graph.namespace import RELATION_LABEL, RELATION_PARAMS_TYPE, RUN_LABEL
+
+
+@dataclass
+class ChangeSummary:
+    run_id: str
+    parent: str
+    generation: int
+    lists: int
+    candidates: int
+    removed_candidates: int
+    embeddings: int
+    seconds: float
+
+
+def publish_changes(graph: Graph, *, run_id: str, parent: str, scope: str, entity_key: str,
+                    entity_labels: list[str], entities: pd.DataFrame, embeddings: np.ndarray,
+                    lists: pd.DataFrame, candidates: pd.DataFrame, stats: dict[str, Any],
+                    lock_wait_s: float = 0, lock_lease_s: float = 120) -> ChangeSummary:
+    """Make ``run_id`` (a refresh of ``parent``) the active run of ``scope``. ``lists``: the touched top-k
+    lists (anchor, relation, direction); ``candidates``: their new entries (PUBLISH_COLUMNS);
+    ``entities`` (id, label) with ``embeddings``: the new and edited entities' vectors."""
+    started = time.perf_counter()
+    if len(entities) != len(embeddings) or not np.isfinite(embeddings).all():
+        raise DataError("refresh: the embeddings to write do not match the entities, or are not finite")
+    apply_schema(graph)
+    with hold_lock(graph, lock_names(scope, entity_labels), lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+        active = graph.query(f"MATCH (r:{RUN_LABEL} {{scope: $scope, active: true}}) RETURN r.run_id AS run_id, "
+                             "r.generation AS generation, r.embedding_property AS slot", scope=scope)
+        if not active or active[0]["run_id"] != parent:
+            now = active[0]["run_id"] if active else None
+            if now == run_id:
+                return ChangeSummary(run_id, parent, active[0]["generation"], 0, 0, 0, 0, 0.0)
+            raise ConfigError(f"refresh {run_id}: scope {scope!r} no longer has {parent!r} as its active run "
+                              f"(now {now!r}); nothing was written: run the refresh again")
+        generation, slot = active[0]["generation"], active[0]["slot"]
+        ids = node_ids(graph, entity_labels, entity_key)
+        anchors = lists.assign(node=lists["anchor"].map(ids)).dropna(subset=["node"])  # removed nodes: gone
+        frame = candidates.assign(head=candidates["head"].map(ids), tail=candidates["tail"].map(ids))
+        if frame["head"].isna().any() or frame["tail"].isna().any() or entities["id"].map(ids).isna().any():
+            raise DataError(f"refresh {run_id}: entities changed again while it ran; nothing was written: "
+                            "run the refresh again")
+        vectors = {"ids": entities["id"].map(ids).tolist(), "vectors": embeddings.astype(float).tolist()}
+        removed = graph.write(_switch, run_id, parent, generation, slot, anchors, frame, vectors, stats)
+        remove_inactive(graph, lease, scope, keep=run_id, slots=[], labels=entity_labels, batch_size=BATCH)
+    return ChangeSummary(run_id, parent, generation, len(lists), len(candidates), removed, len(entities),
+                         time.perf_counter() - started)
+
+
+def _switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, slot: str,
+            anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
+            stats: dict[str, Any]) -> int:
+    """The one transaction of a refresh (see the module docstring); returns the candidates deleted."""
+    tx.run(f"MATCH (p:{RUN_LABEL} {{run_id: $parent}}) CREATE (r:{RUN_LABEL}) SET r = properties(p), "
+           "r.run_id = $run_id, r.parent = $parent, r.kind = 'refresh', r.timings = $timings, "
+           "r.jaccard_at_k = $jaccard, r.created_at = datetime(), r.published_at = datetime(), "
+           "r.status = 'published', r.active = true, "
+           "p.active = false, p.status = 'superseded' "
+           f"WITH p, r MATCH (p)-[:{RELATION_PARAMS_TYPE}]->(x:{RELATION_LABEL}) "
+           f"CREATE (r)-[:{RELATION_PARAMS_TYPE}]->(y:{RELATION_LABEL}) SET y = properties(x), y.run_id = $run_id",
+           parent=parent, run_id=run_id, timings=json.dumps(stats.get("timings", {})),
+           jaccard=stats.get("jaccard_at_k"))
+    removed = 0
+    for direction, group in anchors.groupby("direction"):
+        pattern = (f"(a)-[c:{CANDIDATE_TYPE}]->()" if direction == "tail" else f"()-[c:{CANDIDATE_TYPE}]->(a)")
+        columns = {"nodes": group["node"].tolist(), "relations": group["relation"].tolist()}
+        for batch in column_batches(columns, BATCH):
+            record = tx.run(f"UNWIND range(0, size($nodes) - 1) AS i MATCH (a) WHERE elementId(a) = $nodes[i] "
+                            f"MATCH {pattern} WHERE c.generation = $generation AND c.relation = $relations[i] "
+                            "AND c.direction = $direction DELETE c RETURN count(c) AS n",
+                            generation=generation, direction=direction, **batch).single()
+            removed += record["n"] if record else 0
+    for params in candidate_batches(frame, BATCH, generation):
+        tx.run(WRITE_CANDIDATES, **params).consume()
+    prop = quote(slot, "embedding property")
+    for batch in column_batches(vectors, BATCH):
+        tx.run(f"UNWIND range(0, size($ids) - 1) AS i MATCH (n) WHERE elementId(n) = $ids[i] "
+               f"SET n.{prop} = $vectors[i], n.vlkge_run_id = $run_id", run_id=run_id, **batch).consume()
+    return removed
