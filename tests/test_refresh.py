@@ -123,7 +123,7 @@ def test_after_a_refresh_nothing_changed(graph: Graph, refreshed) -> None:
 
 def test_a_refresh_that_dies_in_its_transaction_leaves_the_parent_and_the_rerun_converges(
         graph: Graph, refreshed, monkeypatch: pytest.MonkeyPatch) -> None:
-    label, cfg, _, state, _, _ = refreshed
+    label, cfg, _, _, _, _ = refreshed
     graph.execute(f"CREATE (n:`{label}`:Country {{id: 'country:NEW4', name: 'Laterland', "
                   "text: 'Laterland is an island country in the Pacific Ocean.'})")
     before = (visible(graph, label), embeddings(graph, label), active(graph, label))

@@ -82,7 +82,8 @@ def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None) -
     run_dir = Path(config.sync.runs_dir) / f"{scope}-{stamp}"
     if kind != "sync":  # refreshes may follow each other within a second (e.g. a retry): numbered
         Path(config.sync.runs_dir).mkdir(parents=True, exist_ok=True)
-        run_dir = next(d for n in range(1, 10_000) if not (d := run_dir.with_name(f"{run_dir.name}-{kind}{n}")).exists())
+        numbered = (run_dir.with_name(f"{run_dir.name}-{kind}{n}") for n in range(1, 10_000))
+        run_dir = next(d for d in numbered if not d.exists())
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError as exc:
@@ -173,11 +174,13 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
     stage = Stage(graph, config, run_dir, RunState.load(run_dir), device or config.sync.device, console)
-    return run_stages(STAGES, stage, start, dry_run)
+    return run_stages(STAGES, stage, start, dry_run, interrupt)
 
 
-def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str, dry_run: bool = False) -> RunState:
-    """Run ``stages`` from ``start`` on (not publish when ``dry_run``), recording each in ``run.json``."""
+def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str, dry_run: bool = False,
+               interrupt: threading.Event | None = None) -> RunState:
+    """Run ``stages`` from ``start`` on (not publish when ``dry_run``), recording each in ``run.json``; a set
+    ``interrupt`` stops before the next stage."""
     names = [name for name, _ in stages]
     if start not in names:
         raise ConfigError(f"--from must be one of {names}, not {start!r}")
@@ -187,8 +190,8 @@ def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str
                         f"(run directory {stage.run_dir})")
     for name, fn in todo:
         if interrupt is not None and interrupt.is_set():
-            raise Interrupted(f"sync {state.run_id} stopped before stage {name}: resume it with "
-                              f"`vlkge-graph sync --from {name} --run-dir {run_dir}`")
+            raise Interrupted(f"{state.kind} {state.run_id} stopped before stage {name}: resume it with "
+                              f"`vlkge-graph {state.kind} --from {name} --run-dir {stage.run_dir}`")
         began = time.perf_counter()
         stage.console.rule(f"[bold]{name}")
         result = fn(stage)
