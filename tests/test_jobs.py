@@ -20,7 +20,7 @@ from vlkge_graph.config import Config, JobConditions, JobConfig
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.jobs.fingerprint import plugin_available
 from vlkge_graph.jobs.history import records
-from vlkge_graph.jobs.runner import REFRESH_MISSING, run_job
+from vlkge_graph.jobs.runner import run_job
 
 QUIET = Console(stderr=True, quiet=True)
 
@@ -65,14 +65,20 @@ def test_refresh_without_an_active_run_says_to_sync_first(graph: Graph, scope: C
     assert records(graph, job="fold-in")[0]["error"] == out.error
 
 
-def test_refresh_is_not_faked_before_it_exists(graph: Graph, scope: Config) -> None:
-    assert run_job(graph, scope, "first", job(), console=QUIET).status == "succeeded"
+def test_a_refresh_job_folds_the_change_in_and_records_it(graph: Graph, scope: Config) -> None:
+    first = run_job(graph, scope, "first", job(), console=QUIET)
+    assert first.status == "succeeded"
     graph.execute(f"MATCH (n:`{scope.sync.scope_name}` {{id: 'e03'}}) SET n.text = 'edited'")
     out = run_job(graph, scope, "fold-in", job("refresh"), console=QUIET)
-    assert (out.status, out.error, out.action) == ("failed", REFRESH_MISSING, "refresh")
-    assert out.counts["changed_entities"] == 1
+    assert (out.status, out.error, out.action) == ("succeeded", None, "refresh"), out.error
+    assert out.counts["changed_entities"] == 1 and set(out.stages) == {"export", "encode", "fold", "predict", "publish"}
     row = records(graph, job="fold-in")[0]
-    assert (row["status"], row["error"], row["changed_entities"]) == ("failed", REFRESH_MISSING, 1)
+    assert (row["status"], row["run_id"], row["changed_entities"]) == ("succeeded", out.run_id, 1)
+    active = graph.query("MATCH (r:VlkgeRun {scope: $s, active: true}) RETURN r.run_id AS id, r.parent AS parent",
+                         s=scope.sync.scope_name)
+    assert active == [{"id": out.run_id, "parent": first.run_id}]
+    again = run_job(graph, scope, "fold-in", job("refresh"), console=QUIET)
+    assert again.status == "skipped"  # the refreshed snapshot is the new baseline
 
 
 def test_drift_promotes_a_refresh_to_a_retrain_and_says_so(graph: Graph, scope: Config) -> None:
@@ -178,7 +184,7 @@ def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypa
     assert again.exit_code == 0 and "skipped: scope" in again.output and "unchanged since run" in flat(again.output)
     graph.execute(f"MATCH (n:`{label}` {{id: 'e05'}}) SET n.text = 'edited'")
     refresh = runner.invoke(app, ["refresh", "-c", str(path)])
-    assert refresh.exit_code == 1 and REFRESH_MISSING in flat(refresh.output)
+    assert refresh.exit_code == 0 and "refreshed:" in flat(refresh.output), refresh.output
     manual = runner.invoke(app, ["jobs", "run", "adhoc", "-c", str(path)])
     assert manual.exit_code == 0, manual.output
     unknown = runner.invoke(app, ["jobs", "run", "nope", "-c", str(path)])

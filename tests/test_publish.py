@@ -27,8 +27,8 @@ from vlkge_graph.graph.publish import (
     RelationParams,
     RunRecord,
     _activate,
-    _remove_inactive,
     publish,
+    remove_inactive,
     unpublish,
 )
 from vlkge_graph.graph.schema import apply_schema
@@ -273,7 +273,7 @@ def test_runs_sharing_a_generation_keep_its_candidates_until_a_new_generation(gr
                   "rank: 1, direction: 'tail', generation: $g}]->(t)", g=parent.generation)
     graph.write(_activate, scope, f"{scope}-refresh")
     with hold_lock(graph, f"publish:{scope}", lease_s=60) as lease:
-        removed = _remove_inactive(graph, lease, scope, keep=f"{scope}-refresh", slots=[], labels=[unique_label],
+        removed = remove_inactive(graph, lease, scope, keep=f"{scope}-refresh", slots=[], labels=[unique_label],
                                    batch_size=5)
     assert removed == 0
     shown = visible(graph, scope)

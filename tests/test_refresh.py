@@ -63,7 +63,7 @@ def refreshed(graph: Graph, neo4j_config: Config, tmp_path_factory: pytest.TempP
     first = sync(graph, cfg, device="cpu")
     before = {"candidates": visible(graph, label), "embeddings": embeddings(graph, label), "run": active(graph, label)}
     # the best NEIGHBOR_OF candidate becomes a fact; three new countries: with a text, with a flag, with neither
-    fact = before["candidates"][before["candidates"]["relation"] == "NEIGHBOR_OF"].sort_values("score").iloc[-1]
+    fact = before["candidates"][before["candidates"]["relation"] == "neighbor_of"].sort_values("score").iloc[-1]
     graph.execute(f"MATCH (h:`{label}` {{id: $h}}), (t:`{label}` {{id: $t}}) CREATE (h)-[:NEIGHBOR_OF]->(t)",
                   h=fact["head"], t=fact["tail"])
     flag = graph.query(f"MATCH (n:`{label}` {{id: 'country:FRA'}}) RETURN n.images AS images")[0]["images"]
@@ -97,9 +97,9 @@ def test_refresh_folds_new_nodes_in(graph: Graph, refreshed) -> None:
 def test_candidates_that_became_facts_are_gone(graph: Graph, refreshed) -> None:
     label, _, _, _, _, fact = refreshed
     now = visible(graph, label)
-    same = now[(now["head"] == fact["head"]) & (now["tail"] == fact["tail"]) & (now["relation"] == "NEIGHBOR_OF")]
+    same = now[(now["head"] == fact["head"]) & (now["tail"] == fact["tail"]) & (now["relation"] == "neighbor_of")]
     assert same.empty
-    new = now[(now["head"] == "country:NEW1") & (now["relation"] == "NEIGHBOR_OF")]
+    new = now[(now["head"] == "country:NEW1") & (now["relation"] == "neighbor_of")]
     assert "country:FRA" not in set(new["tail"])  # its new fact is not proposed either
 
 

@@ -125,7 +125,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
     apply_schema(graph)  # the candidate indexes, and the uniqueness that makes the locks exclusive
-    with hold_lock(graph, _lock_names(run.scope, run.entity_labels), lease_s=lock_lease_s,
+    with hold_lock(graph, lock_names(run.scope, run.entity_labels), lease_s=lock_lease_s,
                    wait_s=lock_wait_s) as lease:
         _refuse_shared_labels(graph, run)
         active = _active_run(graph, run.scope)
@@ -135,7 +135,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                                   generation=active["generation"])
         slot = EMBEDDING_SLOTS[1] if active and active["embedding_property"] == EMBEDDING_SLOTS[0] \
             else EMBEDDING_SLOTS[0]
-        _remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slots=[slot],
+        remove_inactive(graph, lease, run.scope, keep=active["run_id"] if active else None, slots=[slot],
                          labels=run.entity_labels, batch_size=batch_size)
         generation = next_generation(graph)  # in its own transaction: never handed out twice
         run = replace(run, generation=generation)
@@ -161,7 +161,7 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
         mark = time.perf_counter()
         removed = 0
         if active:
-            removed = _remove_inactive(graph, lease, run.scope, keep=run.run_id, slots=[active["embedding_property"]],
+            removed = remove_inactive(graph, lease, run.scope, keep=run.run_id, slots=[active["embedding_property"]],
                                        labels=run.entity_labels, batch_size=batch_size)
         phases["remove_previous"] = time.perf_counter() - mark
     return PublishSummary(run.run_id, len(candidates), len(entities), len(relations), slot, removed,
@@ -174,15 +174,15 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
     vector indexes) and the ``vlkge_run_id`` marks it left on entity nodes; its run nodes stay as history,
     inactive, with status ``retired``. Users' nodes keep everything else. Returns the candidates removed."""
     apply_schema(graph)
-    with hold_lock(graph, _lock_names(scope, []), lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
+    with hold_lock(graph, lock_names(scope, []), lease_s=lock_lease_s, wait_s=lock_wait_s) as lease:
         runs = graph.query("MATCH (r:VlkgeRun {scope: $scope}) RETURN r.run_id AS run_id, "
                            "coalesce(r.entity_labels, []) AS labels", scope=scope)
         if not runs:
             raise ConfigError(f"scope {scope!r} has no runs in this database: nothing to unpublish")
         labels = sorted({label for r in runs for label in r["labels"]})
         run_ids = [r["run_id"] for r in runs]
-        lease.add(_lock_names(scope, labels), wait_s=lock_wait_s)
-        removed = _remove_inactive(graph, lease, scope, keep=None, slots=EMBEDDING_SLOTS, labels=labels,
+        lease.add(lock_names(scope, labels), wait_s=lock_wait_s)
+        removed = remove_inactive(graph, lease, scope, keep=None, slots=EMBEDDING_SLOTS, labels=labels,
                                    batch_size=batch_size)
         for label in labels:
             graph.execute(f"MATCH (n:{quote(label, 'entity label')}) WHERE n.vlkge_run_id IN $runs "
@@ -193,7 +193,7 @@ def unpublish(graph: Graph, scope: str, *, batch_size: int = BATCH, lock_wait_s:
     return removed
 
 
-def _lock_names(scope: str, labels: Sequence[str]) -> list[str]:
+def lock_names(scope: str, labels: Sequence[str]) -> list[str]:
     """The scope's publish lock and one per entity label: embedding slots are per label, so publishes of
     two scopes on one label must not interleave (the second then sees the first's run and is refused)."""
     return [f"publish:{scope}", *(f"embeddings:{label}" for label in labels)]
@@ -247,7 +247,7 @@ def _activate(tx: ManagedTransaction, scope: str, run_id: str) -> None:
            "r.published_at = datetime()", run_id=run_id)
 
 
-def _remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slots: Sequence[str],
+def remove_inactive(graph: Graph, lease: Lease, scope: str, keep: str | None, slots: Sequence[str],
                      labels: Sequence[str], batch_size: int) -> int:
     """Delete the relation nodes of the scope's runs other than ``keep`` (a run id; None: every run) and the
     candidates of their generations except ``keep``'s own, which runs sharing it keep; clear ``slots``."""

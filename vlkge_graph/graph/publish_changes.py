@@ -22,19 +22,12 @@ from neo4j import ManagedTransaction
 
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.graph.connection import Graph, column_batches
+from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import hold_lock
-from vlkge_graph.graph.publish import (
-    BATCH,
-    CANDIDATE_TYPE,
-    WRITE_CANDIDATES,
-    candidate_batches,
-    lock_names,
-    node_ids,
-    remove_inactive,
-)
+from vlkge_graph.graph.publish import BATCH, WRITE_CANDIDATES, candidate_batches, lock_names, remove_inactive
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.identifiers import quote
-from vlkge_graph.namespace import RELATION_LABEL, RELATION_PARAMS_TYPE, RUN_LABEL
+from vlkge_graph.namespace import CANDIDATE_TYPE, RELATION_LABEL, RELATION_PARAMS_TYPE, RUN_LABEL
 
 
 @dataclass
@@ -70,7 +63,7 @@ def publish_changes(graph: Graph, *, run_id: str, parent: str, scope: str, entit
             raise ConfigError(f"refresh {run_id}: scope {scope!r} no longer has {parent!r} as its active run "
                               f"(now {now!r}); nothing was written: run the refresh again")
         generation, slot = active[0]["generation"], active[0]["slot"]
-        ids = node_ids(graph, entity_labels, entity_key)
+        ids = {k: v for label in entity_labels for k, v in node_element_ids(graph, label, entity_key).items()}
         anchors = lists.assign(node=lists["anchor"].map(ids)).dropna(subset=["node"])  # removed nodes: gone
         frame = candidates.assign(head=candidates["head"].map(ids), tail=candidates["tail"].map(ids))
         if frame["head"].isna().any() or frame["tail"].isna().any() or entities["id"].map(ids).isna().any():
@@ -87,11 +80,11 @@ def _switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, s
             anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
             stats: dict[str, Any]) -> int:
     """The one transaction of a refresh (see the module docstring); returns the candidates deleted."""
-    tx.run(f"MATCH (p:{RUN_LABEL} {{run_id: $parent}}) CREATE (r:{RUN_LABEL}) SET r = properties(p), "
-           "r.run_id = $run_id, r.parent = $parent, r.kind = 'refresh', r.timings = $timings, "
-           "r.jaccard_at_k = $jaccard, r.created_at = datetime(), r.published_at = datetime(), "
-           "r.status = 'published', r.active = true, "
-           "p.active = false, p.status = 'superseded' "
+    # the copy gets its own run_id in the same map (run_id is unique, checked as the property is set)
+    tx.run(f"MATCH (p:{RUN_LABEL} {{run_id: $parent}}) CREATE (r:{RUN_LABEL}) "
+           "SET r = p{.*, run_id: $run_id, parent: $parent, kind: 'refresh', timings: $timings, "
+           "jaccard_at_k: $jaccard, created_at: datetime(), published_at: datetime(), status: 'published', "
+           "active: true}, p.active = false, p.status = 'superseded' "
            f"WITH p, r MATCH (p)-[:{RELATION_PARAMS_TYPE}]->(x:{RELATION_LABEL}) "
            f"CREATE (r)-[:{RELATION_PARAMS_TYPE}]->(y:{RELATION_LABEL}) SET y = properties(x), y.run_id = $run_id",
            parent=parent, run_id=run_id, timings=json.dumps(stats.get("timings", {})),

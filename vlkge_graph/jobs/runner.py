@@ -34,7 +34,6 @@ from vlkge_graph.jobs.changes import Changes, NoBaselineError, cache_snapshot_fi
 
 log = logging.getLogger(__name__)
 
-REFRESH_MISSING = "refresh is not available yet; use action: retrain"
 JOB_LEASE_S = 60.0  # renewed every third of it while the job runs
 
 
@@ -198,16 +197,15 @@ def _retrain(graph: Graph, config: Config, outcome: JobOutcome, resume_dir: Path
 
 
 def _refresh(graph: Graph, config: Config, outcome: JobOutcome, changes: Changes | None, console: Console) -> None:
-    try:
-        from vlkge_graph.jobs.refresh import refresh  # written with the incremental publish (issue 11)
-    except ModuleNotFoundError as exc:
-        if exc.name != "vlkge_graph.jobs.refresh":
-            raise
-        raise JobError(REFRESH_MISSING) from None
+    from vlkge_graph.jobs.refresh import refresh
+
+    if changes is None or not changes.detailed:
+        changes = detect_changes(graph, config.sync)
     result = refresh(graph, config, changes, console=console)
-    outcome.run_id = getattr(result, "run_id", None)
-    stages = getattr(result, "stages", None) or {}
-    outcome.stages = {s: float(v.get("seconds", 0.0) if isinstance(v, dict) else v) for s, v in stages.items()}
+    run_dir = Path(config.sync.runs_dir) / result.run_id
+    cache_snapshot_fingerprint(run_dir)  # the next change check compares with the refreshed snapshot
+    outcome.run_dir, outcome.run_id = str(run_dir), result.run_id
+    outcome.stages = {s: float(v.get("seconds", 0.0)) for s, v in result.stages.items()}
 
 
 @contextmanager
