@@ -93,3 +93,25 @@ def test_features_only_model_ranks_held_out_entities() -> None:
 def test_inductive_options_are_validated(section: str, text: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_recipe({"dataset": "x", section: text})
+
+
+def test_seen_candidates_score_training_entities_only() -> None:
+    """``candidates: seen`` is 1-vs-all cross-entropy over the seen entities' columns only, and
+    ``candidate_sample`` a softmax over the batch's answers and the drawn entities."""
+    from vlkge_graph.models import build_model
+    from vlkge_graph.training.objective import Objective
+    from vlkge_graph.training.recipe import TrainingSpec
+
+    torch.manual_seed(0)
+    n, seen = 10, torch.tensor([True] * 7 + [False] * 3)
+    features = {"text": (torch.randn(n, 8), torch.ones(n, dtype=torch.bool))}
+    model = build_model("distmult", n, 2, 8, features=features, seen=seen).eval()
+    batch = torch.tensor([[0, 0, 1], [2, 1, 3], [4, 0, 6]])
+    spec = TrainingSpec(mode="1vsall", loss="cross_entropy", sides=["tail"], candidates="seen")
+    expected = torch.nn.functional.cross_entropy(model.score_queries(batch, "tail")[:, :7], batch[:, 2])
+    torch.testing.assert_close(Objective(model, spec)(batch), expected)
+    sampled = Objective(model, TrainingSpec(mode="1vsall", loss="cross_entropy", sides=["tail"],
+                                            candidates="seen", candidate_sample=50))
+    ids = sampled._sampled(batch)
+    assert bool(seen[ids].all()) and set(batch[:, [0, 2]].flatten().tolist()) <= set(ids.tolist())
+    assert len(ids) == 7  # 50 draws among 7 seen entities cover them all
