@@ -177,7 +177,10 @@ class EntityRepresentation(nn.Module):
         """The fused real part ``r_e``; structure only with a parameter-free fusion is just the
         (masked) structural vector, so the fusion's arithmetic is skipped. ``keep``: the rows that use
         their structural vector (default :meth:`keep`)."""
-        structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
+        if not self.use_structure:  # never read: skip the lookup and its gradient
+            structure = self.structure.weight.new_zeros(self.seen[idx].shape[0], self.dim)
+        else:
+            structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
         if self.plain:
             return self._masked(structure, idx) if zero_unseen else structure
         mods = [self.modality(name, idx) for name in self.modalities]

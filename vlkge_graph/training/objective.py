@@ -114,7 +114,7 @@ class Objective(nn.Module):
         for direction in self.spec.sides:
             scores = self.model.score_queries(positives, direction, candidates)
             answers = positives[:, 0 if direction == "head" else 2]
-            answers = self._columns(answers) if ids is None else torch.searchsorted(ids, answers)
+            answers = self._columns(answers) if ids is None else torch.searchsorted(ids, answers.contiguous())
             total = total + self._all_entities(scores.float(), answers)
         return total
 
