@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.test_training import one_thread  # noqa: F401  (autouse: one torch thread for tiny tensors)
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.training.api import fit
@@ -18,15 +19,6 @@ from vlkge_graph.training.recipe import parse_recipe
 
 CLUSTERS, SIZE, FEATURE_DIM = 8, 8, 16
 HELD_OUT = [f"e{c * SIZE}" for c in range(0, CLUSTERS, 2)]  # one entity of every other cluster
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def clustered_graph() -> tuple[TableSet, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
