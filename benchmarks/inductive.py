@@ -39,9 +39,10 @@ PUBLISHED = [("BLP-TransE (fine-tuned BERT)", .285, None, None, None),
              ("BLP-ComplEx (fine-tuned BERT)", .261, None, None, None),
              ("BLP-DistMult (fine-tuned BERT)", .248, None, None, None),
              ("BE-BOW (GloVe bag of words)", .180, None, None, None)]
-#: WN9-IMG model variants: the paper's VL model, and the same with the features-only path trained.
-WN9_VARIANTS = {"VL-ComplEx (paper's fusion)": {},
-                "VL-ComplEx + structure dropout 0.5": {"structure_dropout": 0.5}}
+#: WN9-IMG variants (model, training overrides): wn9img_vl_value.py's VL model as it is, and the same with
+#: the features-only path trained (training/wn9img-ind-complex.yaml).
+WN9_VARIANTS = {"VL-ComplEx (paper's fusion)": ({}, {}),
+                "VL-ComplEx + structure dropout 0.5": ({"structure_dropout": 0.5}, {"candidates": "seen"})}
 
 Row = tuple[str, str, str, str, str, str, str, str]
 
@@ -97,10 +98,11 @@ def wn9_rows(epochs: int, dim: int) -> list[Row]:
     rows: list[Row] = []
     for setting, data in (("WN9-IMG inductive, held-out answers", inductive),
                           ("WN9-IMG transductive test", tables)):
-        for name, model in WN9_VARIANTS.items():
+        for name, (model, training) in WN9_VARIANTS.items():
             base = recipe(True, dim, epochs)
             base["model"].update(model)
-            base["training"]["candidates"] = "seen"
+            base["training"].update(training)
+            base["evaluation"] = {"protocol": "inductive"}
             spec = parse_recipe(base, "benchmarks/inductive.py")
             overall, groups, seconds = run(spec, data, f"{setting}, {name}")
             metrics = groups["answer"].get("unseen", overall) if "inductive" in setting else overall
@@ -131,7 +133,7 @@ def main() -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=200).print(table)
 
 
 if __name__ == "__main__":
