@@ -12,6 +12,9 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor, nn
 
+#: Kinds of :class:`ModalityProjection`.
+PROJECTIONS = ("linear", "mlp")
+
 #: Per modality: projected features ``[B, d]`` and a bool mask ``[B]`` saying which entities have it.
 Masked = tuple[Tensor, Tensor]
 
@@ -31,13 +34,33 @@ class ResidualAdapter(nn.Module):
         return x + self.up(torch.relu(self.down(x)))
 
 
+class FeatureMLP(nn.Module):
+    """``W2 gelu(W1 LayerNorm(x))``: a trained two-layer map of frozen features, for entities embedded
+    from their features alone (the inductive path), where a linear map is too weak (docs/benchmarks.md)."""
+
+    def __init__(self, feature_dim: int, dim: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = hidden or max(feature_dim, dim)
+        self.net = nn.Sequential(nn.LayerNorm(feature_dim), nn.Linear(feature_dim, hidden), nn.GELU(),
+                                 nn.Linear(hidden, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
 class ModalityProjection(nn.Module):
     """Maps one modality's features to the structural size: a bias-free linear map when the sizes
-    differ (BLIP 256 -> 768), the identity otherwise; optionally followed by a residual adapter."""
+    differ (BLIP 256 -> 768), the identity otherwise; optionally followed by a residual adapter.
+    ``kind="mlp"``: a :class:`FeatureMLP` instead, whatever the sizes."""
 
-    def __init__(self, feature_dim: int, dim: int, adapter: bool = False) -> None:
+    def __init__(self, feature_dim: int, dim: int, adapter: bool = False, kind: str = "linear") -> None:
         super().__init__()
-        self.linear = nn.Linear(feature_dim, dim, bias=False) if feature_dim != dim else nn.Identity()
+        if kind not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}, got {kind!r}")
+        if kind == "mlp":
+            self.linear: nn.Module = FeatureMLP(feature_dim, dim)
+        else:
+            self.linear = nn.Linear(feature_dim, dim, bias=False) if feature_dim != dim else nn.Identity()
         self.adapter = ResidualAdapter(dim) if adapter else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -59,18 +59,31 @@ class EntityRepresentation(nn.Module):
       ``"gated"`` (inductive, reference code): entities with a text feature get a free vector, all
       others ``tanh(g) P Re(e)`` (:class:`ImaginaryGate`). Unlike the reference, an *unseen* text entity
       also uses the gate, since its free vector was never trained.
+    - ``structure=False``: no entity uses its structural vector; every one is embedded from its features
+      alone, exactly as an unseen one is (the fully inductive model).
+    - ``structure_dropout=p``: while training, each looked-up entity drops its structural vector with
+      probability ``p`` (a fresh draw per lookup), so the features-only path is trained, not only the
+      fused one; evaluation uses the structure of every seen entity.
+    - ``projection``: ``"linear"`` (the paper's) or ``"mlp"`` (:class:`~vlkge_graph.models.fusion.FeatureMLP`).
     """
 
     def __init__(self, num_entities: int, dim: int, *, features: Features | None = None,
                  seen: Tensor | None = None, fusion: str = "average", is_complex: bool = False,
                  imaginary: ImaginaryMode = "table", imag_init: ImaginaryInit = "learn",
-                 adapter: bool = False, init_std: float = 0.1) -> None:
+                 adapter: bool = False, init_std: float = 0.1, structure: bool = True,
+                 structure_dropout: float = 0.0, projection: str = "linear") -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {sorted(FUSIONS)}")
         if imaginary not in ("table", "gated"):
             raise ValueError(f"imaginary must be 'table' or 'gated', got {imaginary!r}")
         features = dict(features or {})
+        if not 0.0 <= structure_dropout <= 1.0:
+            raise ValueError(f"structure_dropout must be in [0, 1], got {structure_dropout}")
+        if (not structure or structure_dropout > 0) and not features:
+            raise ValueError("structure=False and structure_dropout need modality features to embed from")
+        self.use_structure = structure
+        self.structure_dropout = structure_dropout
         self.num_entities = num_entities
         self.dim = dim
         self.init_std = init_std
@@ -90,7 +103,7 @@ class EntityRepresentation(nn.Module):
                                  f"{tuple(present.shape)} do not match {num_entities} entities")
             self.register_buffer(f"values_{name}", values.float(), persistent=False)
             self.register_buffer(f"present_{name}", present.to(torch.bool), persistent=False)
-            self.projections[name] = ModalityProjection(values.shape[1], dim, adapter)
+            self.projections[name] = ModalityProjection(values.shape[1], dim, adapter, projection)
         self.fusion = FUSIONS[fusion](dim, len(self.modalities))
         self.imaginary: nn.Embedding | None = None
         self.gate: ImaginaryGate | None = None
@@ -99,7 +112,7 @@ class EntityRepresentation(nn.Module):
             if imaginary == "gated":
                 self.gate = ImaginaryGate(self.fusion.width, imag_init)
                 has_text = features[TEXT][1].to(torch.bool) if TEXT in features else torch.zeros_like(seen)
-                self.register_buffer("free_imaginary", has_text & seen)
+                self.register_buffer("free_imaginary", has_text & seen & structure)
         #: Structure only, through a fusion without parameters: the fusion reduces to the seen mask.
         self.plain = not self.modalities and not list(self.fusion.parameters())
         self._refresh_all_seen()
@@ -150,14 +163,28 @@ class EntityRepresentation(nn.Module):
             return values.masked_fill_(unseen.unsqueeze(-1), 0)
         return values.index_fill_(0, unseen.nonzero().squeeze(1), 0)
 
-    def real(self, idx: Tensor | slice, zero_unseen: bool = True) -> Tensor:
+    def keep(self, rows: Tensor | slice) -> Tensor:
+        """Bool per row: does the entity use its structural vector here? Seen, structure on, and (while
+        training) not dropped by ``structure_dropout``."""
+        seen = self.seen[rows]
+        if not self.use_structure:
+            return torch.zeros_like(seen)
+        if self.training and self.structure_dropout > 0:
+            seen = seen & (torch.rand(seen.shape, device=seen.device) >= self.structure_dropout)
+        return seen
+
+    def real(self, idx: Tensor | slice, zero_unseen: bool = True, keep: Tensor | None = None) -> Tensor:
         """The fused real part ``r_e``; structure only with a parameter-free fusion is just the
-        (masked) structural vector, so the fusion's arithmetic is skipped."""
-        structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
+        (masked) structural vector, so the fusion's arithmetic is skipped. ``keep``: the rows that use
+        their structural vector (default :meth:`keep`)."""
+        if not self.use_structure:  # never read: skip the lookup and its gradient
+            structure = self.structure.weight.new_zeros(self.seen[idx].shape[0], self.dim)
+        else:
+            structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
         if self.plain:
             return self._masked(structure, idx) if zero_unseen else structure
         mods = [self.modality(name, idx) for name in self.modalities]
-        return self.fusion(structure, self.seen[idx], mods)
+        return self.fusion(structure, self.keep(idx) if keep is None else keep, mods)
 
     def forward(self, idx: Tensor | None = None, *, zero_unseen: bool = True) -> Tensor:
         """Vectors of entity ids ``idx`` (any shape), or of every entity when ``idx`` is None.
@@ -171,12 +198,22 @@ class EntityRepresentation(nn.Module):
         if not zero_unseen and not self.plain:
             raise ValueError("only a structure-only representation can leave unseen entities unmasked")
         rows: Tensor | slice = slice(None) if idx is None else idx.reshape(-1)
-        real = self.real(rows, zero_unseen)
+        keep = None if self.plain else self.keep(rows)
+        real = self.real(rows, zero_unseen, keep)
         if self.imaginary is not None:
             free = self.imaginary.weight if idx is None else self.imaginary(rows)
-            if self.gate is None:
+            if self.gate is None and keep is not None and self.drops_structure:
+                imag = free * keep.unsqueeze(-1).to(free.dtype)
+            elif self.gate is None:
                 imag = self._masked(free, rows) if zero_unseen else free
             else:
-                imag = torch.where(self.free_imaginary[rows].unsqueeze(-1), free, self.gate(real))
+                free_rows = self.free_imaginary[rows] if keep is None else self.free_imaginary[rows] & keep
+                imag = torch.where(free_rows.unsqueeze(-1), free, self.gate(real))
             real = torch.cat([real, imag], dim=-1)
         return real if idx is None else real.view(*idx.shape, -1)
+
+    @property
+    def drops_structure(self) -> bool:
+        """Are seen entities represented without their structure here (structure off, or dropout while
+        training)? Else ``keep`` is the ``seen`` mask and the paper's masking path applies unchanged."""
+        return not self.use_structure or (self.training and self.structure_dropout > 0)

@@ -67,7 +67,9 @@ def make_model(recipe: Recipe, data: TrainingData, features: Features | None) ->
     return build_model(spec.backbone, data.num_entities, data.num_relations, spec.dim, features=features,
                        seen=data.seen(), fusion=spec.fusion, imaginary=spec.imaginary,
                        imag_init=spec.imag_init, adapter=spec.adapter, init_std=spec.init_std,
-                       reciprocal=spec.reciprocal, dropout=spec.dropout, backbone_options=spec.options)
+                       reciprocal=spec.reciprocal, dropout=spec.dropout, backbone_options=spec.options,
+                       structure=spec.structure, structure_dropout=spec.structure_dropout,
+                       projection=spec.projection)
 
 
 def candidate_pools(data: TrainingData, spec: EvaluationSpec) -> list[CandidatePools] | None:
@@ -96,11 +98,17 @@ def rank_split(model: KGEModel, data: TrainingData, split: str, spec: Evaluation
     return result
 
 
-def result_groups(model: KGEModel, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
-    """Slices for reports: answers seen vs unseen in training, and answers' modality bucket."""
+def result_groups(model: KGEModel, result: RankingResult,
+                  spec: EvaluationSpec | None = None) -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """Slices for reports: answers seen vs unseen in training, answers' modality bucket, and (inductive
+    protocol) how many ends of the evaluated triple are unseen."""
     entities = model.entities
     targets = result.targets
-    groups = {"answer": (entities.seen.cpu()[targets].long(), ["unseen", "seen"])}
+    seen = entities.seen.cpu()
+    groups = {"answer": (seen[targets].long(), ["unseen", "seen"])}
+    if spec is not None and spec.protocol == "inductive":
+        unseen_ends = (~seen[result.queries[:, 0]]).long() + (~seen[result.queries[:, 2]]).long()
+        groups["unseen ends"] = (unseen_ends, ["0", "1", "2"])
     if entities.modalities:
         none = torch.zeros(entities.num_entities, dtype=torch.bool)
         has = {m: getattr(entities, f"present_{m}").cpu() for m in entities.modalities}
@@ -139,7 +147,7 @@ class TrainedRun:
                 "environment": _environment(self.device)}
 
     def groups(self, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
-        return result_groups(self.model, result)
+        return result_groups(self.model, result, self.recipe.evaluation)
 
     @torch.no_grad()
     def published(self) -> PublishedParams:

@@ -33,6 +33,11 @@ class Objective(nn.Module):
         self.spec = spec
         self.train_index = train_index
         self.hard_negatives = hard_negatives if hard_negatives is not None and len(hard_negatives) else None
+        #: ``candidates: seen``: the scored entity ids and each entity's column among them (-1: not scored).
+        seen = model.entities.seen if spec.candidates == "seen" and spec.mode != "negatives" else None
+        self.candidate_ids: Tensor | None
+        self.register_buffer("candidate_ids", None if seen is None else seen.nonzero().squeeze(1))
+        self.register_buffer("column", None if seen is None else torch.cumsum(seen.long(), 0) - 1)
 
     def forward(self, batch: Tensor, negatives: Corruptions | None = None, extra: Tensor | None = None) -> Tensor:
         spec = self.spec
@@ -83,18 +88,40 @@ class Objective(nn.Module):
     def _all_entities(self, scores: Tensor, targets: Tensor) -> Tensor:
         return losses.ALL_ENTITY_LOSSES[self.spec.loss](scores, targets, self.spec)
 
+    def _candidates(self) -> Tensor:
+        """Vectors of the entities each query is scored against (all, or the seen ones)."""
+        if self.candidate_ids is None:
+            return self.model.entity_vectors()
+        return self.model.entities(self.candidate_ids)
+
+    def _columns(self, entities: Tensor) -> Tensor:
+        """Candidate columns of entity ids (training answers are always seen, so always scored)."""
+        return entities if self.candidate_ids is None else self.column[entities]
+
+    def _sampled(self, positives: Tensor) -> Tensor:
+        """``candidate_sample``: the sorted ids of the batch's answers and of that many entities drawn
+        uniformly from the candidates (seen or all)."""
+        pool = self.candidate_ids
+        size = self.model.num_entities if pool is None else len(pool)
+        drawn = torch.randint(size, (self.spec.candidate_sample,), device=positives.device)
+        drawn = drawn if pool is None else pool[drawn]
+        return torch.unique(torch.cat([positives[:, [0, 2]].reshape(-1), drawn]))
+
     def _one_vs_all(self, positives: Tensor) -> Tensor:
-        candidates = self.model.entity_vectors()
+        ids = self._sampled(positives) if self.spec.candidate_sample else None
+        candidates = self._candidates() if ids is None else self.model.entities(ids)
         total = candidates.new_zeros(())
         for direction in self.spec.sides:
             scores = self.model.score_queries(positives, direction, candidates)
-            total = total + self._all_entities(scores.float(), positives[:, 0 if direction == "head" else 2])
+            answers = positives[:, 0 if direction == "head" else 2]
+            answers = self._columns(answers) if ids is None else torch.searchsorted(ids, answers.contiguous())
+            total = total + self._all_entities(scores.float(), answers)
         return total
 
     def _k_vs_all(self, queries: Tensor, directions: Tensor) -> Tensor:
         if self.train_index is None:
             raise ValueError("kvsall mode needs the training filter index")
-        candidates = self.model.entity_vectors()
+        candidates = self._candidates()
         total = candidates.new_zeros(())
         for d, direction in enumerate(DIRECTIONS):
             rows = (directions == d).nonzero(as_tuple=True)[0]
@@ -104,6 +131,6 @@ class Objective(nn.Module):
             scores = self.model.score_queries(block, direction, candidates).float()
             targets = torch.zeros_like(scores)
             ans_rows, answers = self.train_index.answers(block, direction)
-            targets[ans_rows, answers] = 1.0
+            targets[ans_rows, self._columns(answers)] = 1.0
             total = total + self._all_entities(scores, targets)
         return total

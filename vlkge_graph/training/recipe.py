@@ -33,6 +33,16 @@ class ModelSpec:
     init_std: float = 0.1
     reciprocal: bool = False
     dropout: float = 0.0
+    #: Use the structural vectors of seen entities (false: every entity is embedded from its features
+    #: alone, as an unseen one is; the fully inductive model; needs ``features``).
+    structure: bool = True
+    #: While training, each looked-up entity drops its structural vector with this probability and is
+    #: embedded from its features alone, so the path that embeds new entities is trained too (needs
+    #: ``features``). 0 (default) reproduces the paper's models.
+    structure_dropout: float = 0.0
+    #: Map of frozen features to ``dim``: ``linear`` (the paper's: bias-free, identity when the sizes
+    #: match) or ``mlp`` (LayerNorm, two layers with GELU; for the features-only path).
+    projection: Literal["linear", "mlp"] = "linear"
     #: Backbone keyword options, e.g. TransE/RotatE ``p`` and ``gamma``, TransE ``normalize``.
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -84,12 +94,25 @@ class TrainingSpec:
     patience: int = 0
     #: Weight of the logistic term that pushes down rejected candidates (hard negatives), when any.
     hard_negative_weight: float = 1.0
+    #: Entities that 1vsall / kvsall score each query against: ``all``, or ``seen`` (only those of the
+    #: training triples: the inductive protocol, where valid / test entities are unknown while training).
+    candidates: Literal["all", "seen"] = "all"
+    #: 1vsall only. 0: every candidate. ``K``: each batch scores its queries against the batch's answers
+    #: and ``K`` entities drawn uniformly from the candidates (sampled softmax): far cheaper per step when
+    #: entity vectors are computed from features, at the price of fewer negatives.
+    candidate_sample: int = 0
 
 
 @dataclass(frozen=True)
 class EvaluationSpec:
     """The link-prediction protocol for validation and test."""
 
+    #: ``inductive``: BLP's protocol for splits whose valid / test entities are unseen in training
+    #: (Daza et al. 2021): every entity of every split is a candidate, filtered by the triples of all
+    #: splits per direction (strict), head and tail queries, MRR and Hits@1/3/10, reported also by how
+    #: many ends of the triple are unseen (0 / 1 / 2). It fixes ``filter``, ``directions`` and
+    #: ``candidate_pools``; a recipe that sets them otherwise is an error. ``custom``: as set below.
+    protocol: Literal["custom", "inductive"] = "custom"
     filter: Literal["strict", "mixed", "none"] = "strict"
     ties: Literal["realistic", "optimistic", "pessimistic"] = "realistic"
     directions: list[Direction] = field(default_factory=lambda: ["head", "tail"])
@@ -144,6 +167,21 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
         raise ConfigError(f"{where}: training.sides and evaluation.directions must not be empty")
     if not 0.0 <= recipe.model.dropout < 1.0:
         raise ConfigError(f"{where}: model.dropout must be in [0, 1), got {recipe.model.dropout}")
+    ev = recipe.evaluation
+    if ev.protocol == "inductive" and (ev.filter != "strict" or sorted(ev.directions) != ["head", "tail"]
+                                       or ev.candidate_pools):
+        raise ConfigError(f"{where}: evaluation.protocol inductive ranks head and tail queries against every "
+                          "entity with the strict filter; drop evaluation.filter / directions / candidate_pools")
+    if not 0.0 <= recipe.model.structure_dropout <= 1.0:
+        raise ConfigError(f"{where}: model.structure_dropout must be in [0, 1], got {recipe.model.structure_dropout}")
+    if (not recipe.model.structure or recipe.model.structure_dropout > 0) and not recipe.features:
+        raise ConfigError(f"{where}: model.structure false and model.structure_dropout need features "
+                          "(entities are embedded from them)")
+    if train.candidate_sample < 0 or (train.candidate_sample and train.mode != "1vsall"):
+        raise ConfigError(f"{where}: training.candidate_sample must be 0, or a count with training.mode 1vsall; "
+                          f"got {train.candidate_sample} with {train.mode}")
+    if train.candidates == "seen" and train.mode == "negatives":
+        raise ConfigError(f"{where}: training.candidates applies to training.mode 1vsall / kvsall")
     if train.lr <= 0:
         raise ConfigError(f"{where}: training.lr must be positive, got {train.lr}")
     allowed = backbone_options(recipe.model.backbone)
