@@ -33,10 +33,10 @@ from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph, connect
 from vlkge_graph.graph.export import export_tables
-from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.jobs.changes import FINGERPRINT_FILE, cache_snapshot_fingerprint, detect_changes
 from vlkge_graph.jobs.fingerprint import plugin_available, server_fingerprint
 from vlkge_graph.snapshot import write_snapshot

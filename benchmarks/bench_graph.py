@@ -26,11 +26,11 @@ from vlkge_graph.errors import SourceMissingError
 from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.graph.connection import WRITERS, connect
 from vlkge_graph.graph.export import export_tables
-from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.models import build_model
 from vlkge_graph.prediction import predict_links
 from vlkge_graph.training.data import TrainingData

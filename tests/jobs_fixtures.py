@@ -10,8 +10,8 @@ import pandas as pd
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.load import load_tables
+from vlkge_graph.graph_filter import GraphFilter
 
 #: Structure only (no encoders), few epochs: a sync of the tiny graph takes a few seconds.
 TINY_RECIPE = """

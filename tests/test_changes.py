@@ -182,7 +182,7 @@ def test_snapshot_fingerprint_matches_the_export_of_a_wordnet_like_text(graph: G
     """Texts with newlines, blanks, non-ASCII, several text properties and list/array images: the server's
     normalisation is the exporter's."""
     from vlkge_graph.graph.export import export_tables
-    from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
+    from vlkge_graph.graph_filter import GraphFilter, Modalities
 
     if not plugin_available(graph):
         pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")

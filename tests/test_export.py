@@ -8,8 +8,8 @@ from tests.test_graph_load import tiny_tables
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.export import export_tables
-from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
+from vlkge_graph.graph_filter import GraphFilter, Modalities
 
 
 def test_export_round_trips_what_the_loader_wrote(graph: Graph, unique_label: str) -> None:

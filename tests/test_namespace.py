@@ -15,10 +15,10 @@ from tests.test_publish import candidates_on, make_graph, make_run, publish_made
 from vlkge_graph.config import Config, SyncConfig
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.migrations import LEGACY_CANDIDATE_RUN_INDEX, migrate
 from vlkge_graph.graph.queries import run_query
+from vlkge_graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.jobs.sync import sync
 from vlkge_graph.snapshot import read_snapshot
 from vlkge_graph.training.api import load_trained

@@ -14,8 +14,8 @@ import pytest
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.load import load_recipe
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.changes import detect_changes
 from vlkge_graph.jobs.refresh import refresh
 from vlkge_graph.jobs.sync import sync

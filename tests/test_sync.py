@@ -18,9 +18,9 @@ from rich.console import Console
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph.queries import query_names, run_query
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.sync import STAGES, RunState, Stage, sync
 
 RECIPE = """

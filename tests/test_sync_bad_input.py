@@ -14,9 +14,9 @@ from vlkge_graph.errors import VlkgeError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph, connect
 from vlkge_graph.graph.export import export_tables
-from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.sync import sync
 
 RECIPE = """

@@ -26,7 +26,7 @@ from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.triples_files import label_for_folder, recipe_from_files
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.sync import sync
 from vlkge_graph.relation_types import DERIVED_TYPE_LIMIT, relation_type_for
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from vlkge_graph.errors import ConfigError
-from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.identifiers import validate_identifier
 from vlkge_graph.strict import build, read_yaml
 

@@ -22,8 +22,8 @@ from neo4j.exceptions import ClientError, DatabaseError, ServiceUnavailable, Ses
 from vlkge_graph.errors import ConfigError, VlkgeError
 from vlkge_graph.etl.tables import SPLITS, TableSet
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
 from vlkge_graph.graph.relation_names import relation_names
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.identifiers import quote
 from vlkge_graph.namespace import REJECTED_TYPE, TYPE_PREFIX
 

@@ -21,7 +21,7 @@ import pandas as pd
 from vlkge_graph.content_hash import image_refs
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.export import fact_match, fact_params
-from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.identifiers import quote
 
 MASK = (1 << 64) - 1

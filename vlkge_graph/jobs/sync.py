@@ -33,7 +33,7 @@ from rich.console import Console
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.errors import ConfigError, Interrupted
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.graph.graph_filter import GraphFilter
+from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
 """The graph filter: which part of a Neo4j graph a sync exports, and how nodes map to modalities.
 
-Kept apart from the exporter so the configuration can be read without a Neo4j driver.
+The ``sync.graph`` section of the configuration: it lives beside config.py, apart from the exporter, so the
+configuration can be read without a Neo4j driver.
 """
 
 from __future__ import annotations

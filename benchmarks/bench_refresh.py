@@ -1,0 +1,117 @@
+"""Refresh vs full sync on WN18RR: new entities folded in without retraining (issue 11).
+
+Starts a fresh local Neo4j with the project's plugin, loads WN18RR without 1% of its entities (seeded; with
+their glosses and facts), runs a full sync (MiniLM glosses, VL-ComplEx, a short CPU recipe: the point is the
+share of the time, not the model), then adds the held-out 1% as a user's ETL would and times:
+1. the "nothing changed" check before the addition, and the change detection after it;
+2. ``refresh`` end to end (export, encode through the cache, fold, predict the touched lists, publish
+   them in one transaction) against the full sync's time (goal: at most 10%);
+3. the candidates it writes against what the full publish wrote (goal: at most 5%).
+Usage: python benchmarks/bench_refresh.py [--share 0.01] [--epochs 2] [--k 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import torch
+from bench_changes import split_off  # the change benchmark's held-out split (run from benchmarks/)
+from rich.console import Console
+from rich.table import Table
+
+from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig, PredictConfig, SyncConfig
+from vlkge_graph.errors import SourceMissingError
+from vlkge_graph.etl.readers import read_dataset
+from vlkge_graph.graph.connection import connect
+from vlkge_graph.graph.load import load_tables
+from vlkge_graph.graph.server import LocalServer
+from vlkge_graph.graph_filter import GraphFilter, Modalities
+from vlkge_graph.jobs.changes import cache_snapshot_fingerprint, detect_changes
+from vlkge_graph.jobs.refresh import refresh
+from vlkge_graph.jobs.sync import sync
+
+RECIPE = """
+dataset: unused
+features: {text: minilm}
+model: {backbone: complex, dim: 64, imaginary: gated, reciprocal: true}
+training: {mode: 1vsall, loss: cross_entropy, optimizer: adam, lr: 0.003, batch_size: 1024, epochs: EPOCHS,
+           eval_every: EPOCHS, seed: 1}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--share", type=float, default=0.01)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--k", type=int, default=5)
+    args = parser.parse_args()
+    console = Console(width=160)
+    try:
+        tables = read_dataset("wn18rr")
+    except SourceMissingError as exc:
+        console.print(f"skipped: {exc}")
+        return
+    base, added = split_off(tables, args.share)
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g"),
+                             home=Path(tmp) / "home")
+        uri = server.start().uri
+        try:
+            label = f"Bench{uuid.uuid4().hex[:8]}"
+            (Path(tmp) / "recipe.yaml").write_text(RECIPE.replace("EPOCHS", str(args.epochs)))
+            cfg = Config(neo4j=Neo4jConfig(uri=uri), sync=SyncConfig(
+                scope=label, graph=GraphFilter(entity_labels=[label], modalities=Modalities(text=["text"], image=[])),
+                recipe=str(Path(tmp) / "recipe.yaml"), predict=PredictConfig(k=args.k),
+                runs_dir=str(Path(tmp) / "runs"), device="cpu"))
+            with connect(cfg, start_local=False) as graph:
+                load_tables(graph, base, label, progress=False)
+                start = time.perf_counter()
+                full = sync(graph, cfg, console=Console(quiet=True))
+                full_s = time.perf_counter() - start
+                cache_snapshot_fingerprint(Path(cfg.sync.runs_dir) / full.run_id)
+                written = full.stages["publish"]["candidates"]
+                rows.append(("full sync (export, encode, train, evaluate, predict, publish)", f"{full_s:.1f}",
+                             f"{written:,} candidates, {full.stages['export']['counts']['entities']:,} entities; "
+                             + ", ".join(f"{s} {v['seconds']:.0f} s" for s, v in full.stages.items())))
+                start = time.perf_counter()
+                same = detect_changes(graph, cfg.sync)
+                rows.append(("change check, nothing changed", f"{time.perf_counter() - start:.2f}",
+                             f"changed: {same.changed} ({same.method})"))
+                load_tables(graph, added, label, progress=False)
+                start = time.perf_counter()
+                changes = detect_changes(graph, cfg.sync)
+                detect_s = time.perf_counter() - start
+                rows.append((f"change detection, {args.share:.0%} entities added", f"{detect_s:.2f}",
+                             f"{len(changes.new_entities):,} new entities, {len(changes.new_facts):,} new facts"))
+                start = time.perf_counter()
+                fresh = refresh(graph, cfg, changes, console=Console(quiet=True))
+                refresh_s = time.perf_counter() - start
+                predict = fresh.stages["predict"]
+                rows.append(("refresh (export, encode, fold, predict, publish)", f"{refresh_s:.1f}",
+                             f"{(refresh_s + detect_s) / full_s:.1%} of the full sync with the detection; "
+                             + ", ".join(f"{s} {v['seconds']:.1f} s" for s, v in fresh.stages.items())))
+                rows.append(("candidates written by the refresh", "",
+                             f"{predict['candidates_written']:,} in {predict['touched_lists']:,} lists = "
+                             f"{predict['candidates_written'] / max(written, 1):.1%} of the full publish's "
+                             f"{written:,}; mean Jaccard@{args.k} of unchanged lists {predict['jaccard_at_k']:.3f}"))
+        finally:
+            server.stop()
+    table = Table(title=f"Refresh vs full sync on WN18RR ({platform.processor() or platform.machine()}, "
+                        f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+                        f"load average {os.getloadavg()[0]:.1f})")
+    for column in ("what", "seconds", "result"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
