@@ -160,11 +160,15 @@ def _print_paired(console: Console, measured: dict[int, list[tuple[float, float]
     for r in range(args.rounds):
         table.add_column(f"round {r + 1}", justify="right")
     table.add_column("median share of the bare ceiling", justify="right")
-    bare = [rate for rate, _ in measured[BARE]]
+    table.add_column("per server core: median (share)", justify="right")  # steadier when the CPU is shared
+    bare = measured[BARE]
     for row, cells in measured.items():
-        shares = [rate / b for (rate, _), b in zip(cells, bare, strict=True)]
+        shares = [rate / b for (rate, _), (b, _) in zip(cells, bare, strict=True)]
+        per_core = [rate / cores for rate, cores in cells]
+        core_shares = [x / (b / cores) for x, (b, cores) in zip(per_core, bare, strict=True)]
         table.add_row(f"{row}. {VARIANTS[row - 1][0]}", *(f"{rate:,.0f}/s ({cores:.2f})" for rate, cores in cells),
-                      f"{statistics.median(shares):.0%} ({' / '.join(f'{x:.0%}' for x in shares)})")
+                      f"{statistics.median(shares):.0%} ({' / '.join(f'{x:.0%}' for x in shares)})",
+                      f"{statistics.median(per_core):,.0f}/s ({statistics.median(core_shares):.0%})")
     console.print(table)
     console.print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
