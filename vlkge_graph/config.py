@@ -84,6 +84,8 @@ class SyncConfig:
     runs_dir: str = "runs"
     device: str | None = None
     lock_wait_s: float = 0  # how long publish waits for another publish's lock (0: fail at once)
+    #: Start training from the scope's active run when its model has the same shape (training/warm_start.py).
+    warm_start: bool = True
 
     @property
     def scope_name(self) -> str:

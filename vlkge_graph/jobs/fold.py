@@ -18,9 +18,7 @@ from vlkge_graph.etl.tables import SPLITS, TableSet
 from vlkge_graph.models import Features
 from vlkge_graph.training.api import TrainedRun, make_model
 from vlkge_graph.training.data import TrainingData
-
-#: Per-entity parameter tables of the entity representation (rows follow the entity order).
-ENTITY_TABLES = ("entities.structure.weight", "entities.imaginary.weight")
+from vlkge_graph.training.warm_start import ENTITY_TABLES, copy_rows, row_sources
 
 
 def coded_data(tables: TableSet, relation_ids: list[str]) -> TrainingData:
@@ -42,18 +40,15 @@ def coded_data(tables: TableSet, relation_ids: list[str]) -> TrainingData:
 def fold(base: TrainedRun, tables: TableSet, features: Features | None) -> TrainedRun:
     """The base model over the entities of ``tables`` with their ``features`` (see the module docstring)."""
     data = coded_data(tables, list(base.data.relation_ids))
-    old = pd.Index(list(base.data.entity_ids))
-    rows = old.get_indexer(pd.Index(list(data.entity_ids)))  # base row of each current entity, -1 when new
-    kept = torch.from_numpy(rows >= 0)
-    source = torch.from_numpy(np.where(rows >= 0, rows, 0))
+    kept, source = row_sources(base.data.entity_ids, data.entity_ids)
     model = make_model(base.recipe, data, features)
     state = base.model.state_dict()
     seen = base.model.entities.seen.cpu()[source] & kept
     folded = dict(state)
-    for name in ENTITY_TABLES:
+    fresh = model.state_dict()
+    for name in ENTITY_TABLES:  # new rows are never read: new entities are unseen
         if name in state:
-            table = state[name].cpu()
-            folded[name] = torch.where(kept.unsqueeze(1), table[source], torch.zeros(()))
+            folded[name] = copy_rows(fresh[name], state[name].cpu(), kept, source)
     folded["entities.seen"] = seen
     if "entities.free_imaginary" in state:  # gated imaginary parts: free vectors for seen text entities
         has_text = features["text"][1].to(torch.bool) if features and "text" in features else torch.zeros_like(seen)

@@ -234,14 +234,34 @@ def _train(stage: Stage) -> dict[str, Any]:
     from vlkge_graph.training.api import fit
 
     rejected = stage.rejected()  # curated false links: hard negatives
-    run, report = fit(stage.recipe(), dataset=str(stage.run_dir / SNAPSHOT), device=stage.device,
+    recipe = stage.recipe()
+    run, report = fit(recipe, dataset=str(stage.run_dir / SNAPSHOT), device=stage.device,
                       output=stage.run_dir / TRAIN, console=stage.console, hard_negatives=rejected,
-                      features=stage.features(), tables=stage.tables())
+                      features=stage.features(), tables=stage.tables(), warm_from=_warm_source(stage, recipe))
     run.published().save(stage.run_dir / TRAIN)
     (stage.run_dir / TRAIN / RECIPE_FILE).write_text(json.dumps(run.recipe.to_dict(), indent=2), encoding="utf-8")
     stage.trained_run = run
-    return {k: report[k] for k in ("epochs", "best_epoch", "best_valid_mrr", "stopped_early")} | {
+    return {k: report[k] for k in ("epochs", "best_epoch", "best_valid_mrr", "stopped_early", "warm_start")} | {
         "hard_negatives": len(rejected)}
+
+
+def _warm_source(stage: Stage, recipe: Recipe) -> Path | None:
+    """The scope's active run's ``train/`` when ``sync.warm_start`` is on, it is on this machine and its model
+    has this recipe's shape (backbone, sizes, fusion, encoders); else None (a cold start)."""
+    if not stage.config.sync.warm_start:
+        return None
+    from vlkge_graph.jobs.changes import active_run
+
+    active = active_run(stage.graph, stage.state.scope)
+    train = Path(stage.config.sync.runs_dir) / active["run_id"] / TRAIN if active else None
+    if train is None or not (train / RECIPE_FILE).is_file():
+        return None
+    before = json.loads((train / RECIPE_FILE).read_text(encoding="utf-8"))
+    if before.get("model") != recipe.to_dict()["model"] or before.get("features") != recipe.to_dict()["features"]:
+        stage.console.print(f"cold start: the active run {active['run_id']} has another model shape")
+        return None
+    stage.console.print(f"warm start from the active run {active['run_id']}")
+    return train
 
 
 def _evaluate(stage: Stage) -> dict[str, Any]:

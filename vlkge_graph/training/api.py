@@ -33,6 +33,7 @@ from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
 from vlkge_graph.training.loop import Trainer, seed_everything
 from vlkge_graph.training.recipe import EvaluationSpec, Recipe, load_recipe, parse_recipe
+from vlkge_graph.training.warm_start import warm_start
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
@@ -167,13 +168,15 @@ class TrainedRun:
 def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
         output: str | Path | None = None, resume: bool = True, progress: bool = True,
         console: Console | None = None, hard_negatives: pd.DataFrame | None = None,
-        features: Features | None = None, tables: TableSet | None = None) -> tuple[TrainedRun, dict[str, Any]]:
+        features: Features | None = None, tables: TableSet | None = None,
+        warm_from: str | Path | None = None) -> tuple[TrainedRun, dict[str, Any]]:
     """Train a recipe (the best validation model is kept) and return it with a training report. Writes
     ``output`` (checkpoints, ``model.pt``). ``dataset`` overrides the recipe's (e.g. a snapshot directory
     exported from Neo4j); ``tables``: the dataset already read; ``features``: already encoded ones (else
     through the encoder cache);
     ``hard_negatives``: (head, relation, tail) names of triples known to be false (rejected candidates),
-    pushed down during training."""
+    pushed down during training. ``warm_from``: an earlier run's ``train`` directory (or ``model.pt``) whose
+    parameters the model starts from, matched by entity and relation key (training/warm_start.py)."""
     console = console or Console(stderr=True)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
@@ -191,6 +194,7 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
         features = model_features(tables, recipe, dev, progress)
     seed_everything(recipe.training.seed)
     model = make_model(recipe, data, features)
+    warm = warm_start(model, data.entity_ids, data.relation_ids, warm_from) if warm_from is not None else None
     meta = {"recipe": recipe.to_dict(), "entity_ids": list(data.entity_ids),
             "relation_ids": list(data.relation_ids)}
 
@@ -207,7 +211,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
     state = trainer.fit(resume=resume)
     report = {"epochs": state.epoch, "best_epoch": state.best_epoch,
               "best_valid_mrr": state.best_metric if has_valid else None, "stopped_early": state.stopped_early,
-              "seconds": time.perf_counter() - start, "history": state.history, "rank": trainer.rank}
+              "seconds": time.perf_counter() - start, "history": state.history, "rank": trainer.rank,
+              "warm_start": warm}
     if out is not None and trainer.rank == 0:
         checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
     return TrainedRun(model.eval(), data, tables, recipe), report
