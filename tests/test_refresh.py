@@ -148,3 +148,21 @@ def test_a_refresh_that_dies_in_its_transaction_leaves_the_parent_and_the_rerun_
     assert "country:NEW4" in embeddings(graph, label)
     table = pd.read_parquet(Path(cfg.sync.runs_dir) / again.run_id / "candidates.parquet")
     assert len(visible(graph, label)) == len(table)
+
+
+def test_a_change_too_large_for_one_transaction_publishes_a_whole_generation(
+        graph: Graph, refreshed, monkeypatch: pytest.MonkeyPatch) -> None:
+    label, cfg, _, _, _, _ = refreshed
+    from vlkge_graph.jobs import refresh as refresh_module
+
+    graph.execute(f"CREATE (n:`{label}`:Country {{id: 'country:NEW5', name: 'Bigland', "
+                  "text: 'Bigland is a large country in South America.'})")
+    before = active(graph, label)
+    monkeypatch.setattr(refresh_module, "ONE_TRANSACTION", 0)
+    state = refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")
+    assert state.stages["publish"]["mode"] == "full generation"
+    now = active(graph, label)
+    assert now["run_id"] == state.run_id and now["generation"] != before["generation"]
+    table = pd.read_parquet(Path(cfg.sync.runs_dir) / state.run_id / "candidates.parquet")
+    assert len(visible(graph, label)) == len(table)
+    assert "country:NEW5" in embeddings(graph, label)

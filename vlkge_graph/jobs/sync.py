@@ -296,7 +296,9 @@ def _predict(stage: Stage) -> dict[str, Any]:
     return {"candidates": len(candidates)}
 
 
-def _publish(stage: Stage) -> dict[str, Any]:
+def publish_stage(stage: Stage) -> dict[str, Any]:
+    """Publish the run directory's parameters and candidates as a new generation (a sync's last stage, and a
+    refresh's when its change is too large for one transaction)."""
     from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
     from vlkge_graph.published import PublishedParams
 
@@ -316,7 +318,8 @@ def _publish(stage: Stage) -> dict[str, Any]:
         reciprocal=params.reciprocal, encoder_image=recipe["features"].get("image"),
         encoder_text=recipe["features"].get("text"), fusion=recipe["model"]["fusion"],
         data_hash=state.stages.get("export", {}).get("data_hash", ""), entity_key=flt.key,
-        entity_labels=list(flt.entity_labels), metrics=state.stages.get("evaluate", {}).get("test", {}),
+        entity_labels=list(flt.entity_labels),
+        metrics=state.stages.get("evaluate", state.stages.get("fold", {})).get("test", {}),
         config={"recipe": recipe, "predict": asdict(config.sync.predict)},
         timings={s: v.get("seconds", 0.0) for s, v in state.stages.items()})
     candidates = pd.read_parquet(stage.run_dir / CANDIDATES)
@@ -331,7 +334,7 @@ def _publish(stage: Stage) -> dict[str, Any]:
 #: The stages in order: ``sync --from NAME`` starts at NAME.
 STAGES: list[tuple[str, StageFunction]] = [
     ("export", _export), ("encode", _encode), ("train", _train), ("evaluate", _evaluate), ("predict", _predict),
-    ("publish", _publish)]
+    ("publish", publish_stage)]
 
 #: What `vlkge-graph demo` syncs: the Countries-MM graph with the offline encoders' recipe.
 DEMO_SYNC = SyncConfig(graph=GraphFilter(entity_labels=["CountriesMM"]), recipe="training/countries-mm.yaml",
