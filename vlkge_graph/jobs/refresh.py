@@ -205,8 +205,9 @@ def touched_lists(run: TrainedRun, before: pd.DataFrame, change: Change, k: int)
                 per_list = group.groupby("anchor")["score"].agg(["min", "size"])
                 anchors = torch.from_numpy(ids.get_indexer(per_list.index).astype(np.int64))
                 keep = anchors >= 0
-                anchors, threshold = anchors[keep], torch.from_numpy(per_list["min"].to_numpy(np.float64))[keep]
-                full = torch.from_numpy((per_list["size"] >= k).to_numpy())[keep]
+                threshold = torch.from_numpy(per_list["min"].to_numpy(np.float64, copy=True))[keep]
+                anchors = anchors[keep]
+                full = torch.from_numpy((per_list["size"] >= k).to_numpy(copy=True))[keep]
                 queries = torch.zeros(len(anchors), 3, dtype=torch.long)
                 queries[:, 0 if direction == "tail" else 2] = anchors
                 queries[:, 1] = list(run.data.relation_ids).index(relation)
