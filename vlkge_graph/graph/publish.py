@@ -292,10 +292,8 @@ def _node_ids(graph: Graph, run: RunRecord, entities: pd.DataFrame) -> dict[str,
 def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
                       entities: pd.DataFrame, embeddings: np.ndarray, slot: str, batch_size: int,
                       bar: Progress) -> None:
-    prop = quote(slot, "embedding property")
     task = bar.add_task("publishing embeddings", total=len(entities))
-    cypher = (f"UNWIND range(0, size($ids) - 1) AS i MATCH (n) WHERE elementId(n) = $ids[i] "
-              f"SET n.{prop} = $vectors[i], n.vlkge_run_id = $run_id")
+    cypher = write_embeddings(slot)
     ids = [node_ids[e] for e in entities["id"]]
     for start in range(0, len(ids), batch_size):
         end = start + batch_size
@@ -303,6 +301,12 @@ def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
                       run_id=run.run_id)
         lease.renew()
         bar.advance(task, len(ids[start:end]))
+
+
+def write_embeddings(slot: str) -> str:
+    """One batch of entity vectors (``$ids`` elementIds, ``$vectors``) into the embedding ``slot``."""
+    return (f"UNWIND range(0, size($ids) - 1) AS i MATCH (n) WHERE elementId(n) = $ids[i] "
+            f"SET n.{quote(slot, 'embedding property')} = $vectors[i], n.vlkge_run_id = $run_id")
 
 
 def _write_candidates(graph: Graph, lease: Lease, generation: int, node_ids: dict[str, str],

@@ -24,9 +24,15 @@ from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.graph.connection import Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import hold_lock
-from vlkge_graph.graph.publish import BATCH, WRITE_CANDIDATES, candidate_batches, lock_names, remove_inactive
+from vlkge_graph.graph.publish import (
+    BATCH,
+    WRITE_CANDIDATES,
+    candidate_batches,
+    lock_names,
+    remove_inactive,
+    write_embeddings,
+)
 from vlkge_graph.graph.schema import apply_schema
-from vlkge_graph.identifiers import quote
 from vlkge_graph.namespace import CANDIDATE_TYPE, RELATION_LABEL, RELATION_PARAMS_TYPE, RUN_LABEL
 
 
@@ -101,8 +107,6 @@ def _switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, s
             removed += record["n"] if record else 0
     for params in candidate_batches(frame, BATCH, generation):
         tx.run(WRITE_CANDIDATES, **params).consume()
-    prop = quote(slot, "embedding property")
     for batch in column_batches(vectors, BATCH):
-        tx.run(f"UNWIND range(0, size($ids) - 1) AS i MATCH (n) WHERE elementId(n) = $ids[i] "
-               f"SET n.{prop} = $vectors[i], n.vlkge_run_id = $run_id", run_id=run_id, **batch).consume()
+        tx.run(write_embeddings(slot), run_id=run_id, **batch).consume()
     return removed

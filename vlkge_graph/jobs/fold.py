@@ -9,37 +9,19 @@ Relations stay those of the trained run. Unchanged entities get exactly the vect
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import torch
 
 from vlkge_graph.errors import DataError
-from vlkge_graph.etl.tables import SPLITS, TableSet
+from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.models import Features
 from vlkge_graph.training.api import TrainedRun, make_model
 from vlkge_graph.training.data import TrainingData
 from vlkge_graph.training.warm_start import ENTITY_TABLES, copy_rows, row_sources
 
 
-def coded_data(tables: TableSet, relation_ids: list[str]) -> TrainingData:
-    """``tables`` coded with a fixed relation order (the trained run's); facts of relations the run does not
-    know are left out (they cannot be scored until a retrain)."""
-    entities = pd.Index(tables.entities["id"].astype(str))
-    relations = pd.Index(relation_ids)
-    triples = tables.triples
-    codes = np.stack([entities.get_indexer(triples["head"].astype(str)),
-                      relations.get_indexer(triples["relation"].astype(str)),
-                      entities.get_indexer(triples["tail"].astype(str))], axis=1).astype(np.int64)
-    keep = (codes >= 0).all(axis=1)
-    coded = torch.from_numpy(codes[keep]).reshape(-1, 3)
-    split = triples["split"].to_numpy()[keep]
-    return TrainingData(tables.name, list(entities), list(relation_ids),
-                        {s: coded[torch.as_tensor(split == s)] for s in SPLITS})
-
-
 def fold(base: TrainedRun, tables: TableSet, features: Features | None) -> TrainedRun:
     """The base model over the entities of ``tables`` with their ``features`` (see the module docstring)."""
-    data = coded_data(tables, list(base.data.relation_ids))
+    data = TrainingData.from_tables(tables, base.data.relation_ids)  # facts of new relations wait for a retrain
     kept, source = row_sources(base.data.entity_ids, data.entity_ids)
     model = make_model(base.recipe, data, features)
     state = base.model.state_dict()

@@ -30,15 +30,15 @@ from vlkge_graph.jobs.sync import (
     CANDIDATES,
     FEATURES,
     RECIPE_FILE,
-    REJECTED,
     SNAPSHOT,
     TRAIN,
     RunState,
     Stage,
+    encode_stage,
+    export_stage,
     new_run_dir,
     run_stages,
 )
-from vlkge_graph.snapshot import write_snapshot
 
 if TYPE_CHECKING:
     from vlkge_graph.jobs.changes import Changes
@@ -106,37 +106,6 @@ class Change:
 def _parent(stage: Stage) -> Path:
     assert stage.state.parent is not None
     return Path(stage.config.sync.runs_dir) / stage.state.parent
-
-
-def _export(stage: Stage) -> dict[str, Any]:
-    """The graph as it is now: the export the change detection made, else a new one."""
-    from vlkge_graph.graph.export import export_rejections, export_tables
-
-    flt = stage.config.sync.graph
-    assert flt is not None
-    tables = stage.current if stage.current is not None else export_tables(stage.graph, flt, stage.state.scope)
-    manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT, source={
-        "uri": stage.graph.uri, "database": stage.graph.database, "filter": asdict(flt)})
-    export_rejections(stage.graph, flt).to_parquet(stage.run_dir / REJECTED)
-    stage.console.print(f"exported {manifest.counts}")
-    return {"counts": manifest.counts, "data_hash": manifest.data_hash}
-
-
-def _encode(stage: Stage) -> dict[str, Any]:
-    """The parent's encoders over the current entities: the cache answers for all but new contents."""
-    from vlkge_graph.encoders.features import encode_features, save_features
-    from vlkge_graph.image_limit import pixel_limit
-
-    recipe = json.loads((_parent(stage) / TRAIN / RECIPE_FILE).read_text(encoding="utf-8"))
-    if not recipe["features"]:
-        return {"modalities": {}}
-    with pixel_limit(stage.config.max_image_pixels):
-        features = encode_features(stage.tables(), image_encoder=recipe["features"].get("image"),
-                                   text_encoder=recipe["features"].get("text"), device=stage.device,
-                                   console=stage.console)
-    save_features(features, stage.run_dir / FEATURES)
-    return {m: {k: v for k, v in asdict(report).items() if isinstance(v, int | str)}
-            for m, report in features.summary.items()}
 
 
 def _fold(stage: Stage) -> dict[str, Any]:
@@ -312,5 +281,5 @@ def _publish(stage: Stage) -> dict[str, Any]:
 
 
 #: The refresh's stages: a sync's, with fold in place of train and evaluate.
-REFRESH_STAGES = [("export", _export), ("encode", _encode), ("fold", _fold), ("predict", _predict),
+REFRESH_STAGES = [("export", export_stage), ("encode", encode_stage), ("fold", _fold), ("predict", _predict),
                   ("publish", _publish)]

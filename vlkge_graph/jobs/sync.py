@@ -150,9 +150,12 @@ class Stage:
         return load_features(self.run_dir / FEATURES) if (self.run_dir / FEATURES).is_dir() else None
 
     def recipe(self) -> Recipe:
-        """The sync's training recipe (read by the stages before training; later ones use the trained one)."""
-        from vlkge_graph.training.recipe import load_recipe
+        """The recipe to encode and train with: the sync's, or for a refresh the one its parent was trained with."""
+        from vlkge_graph.training.recipe import load_recipe, parse_recipe
 
+        if self.state.parent is not None:
+            path = Path(self.config.sync.runs_dir) / self.state.parent / TRAIN / RECIPE_FILE
+            return parse_recipe(json.loads(path.read_text(encoding="utf-8")), str(path))
         return load_recipe(self.config.sync.recipe)
 
 
@@ -200,13 +203,15 @@ def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str
     return state
 
 
-def _export(stage: Stage) -> dict[str, Any]:
+def export_stage(stage: Stage) -> dict[str, Any]:
+    """The graph as it is now (the export change detection already made, else a new one) as the snapshot."""
     from vlkge_graph.graph.export import export_rejections, export_tables
 
     flt = stage.config.sync.graph
     assert flt is not None
     graph = stage.graph
-    tables = export_tables(graph, flt, stage.state.scope, check=False)  # sync() checked the filter before the stages
+    # the filter was checked before the stages (sync) or by the change detection's export (refresh)
+    tables = stage.current if stage.current is not None else export_tables(graph, flt, stage.state.scope, check=False)
     manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT,
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
     export_rejections(graph, flt, tables.relations).to_parquet(stage.run_dir / REJECTED)
@@ -214,7 +219,8 @@ def _export(stage: Stage) -> dict[str, Any]:
     return {"counts": manifest.counts, "data_hash": manifest.data_hash}
 
 
-def _encode(stage: Stage) -> dict[str, Any]:
+def encode_stage(stage: Stage) -> dict[str, Any]:
+    """The recipe's encoders over the snapshot's entities; the feature cache answers for known contents."""
     recipe = stage.recipe()
     if not recipe.features:
         return {"modalities": {}}
@@ -333,8 +339,8 @@ def publish_stage(stage: Stage) -> dict[str, Any]:
 
 #: The stages in order: ``sync --from NAME`` starts at NAME.
 STAGES: list[tuple[str, StageFunction]] = [
-    ("export", _export), ("encode", _encode), ("train", _train), ("evaluate", _evaluate), ("predict", _predict),
-    ("publish", publish_stage)]
+    ("export", export_stage), ("encode", encode_stage), ("train", _train), ("evaluate", _evaluate),
+    ("predict", _predict), ("publish", publish_stage)]
 
 #: What `vlkge-graph demo` syncs: the Countries-MM graph with the offline encoders' recipe.
 DEMO_SYNC = SyncConfig(graph=GraphFilter(entity_labels=["CountriesMM"]), recipe="training/countries-mm.yaml",

@@ -35,19 +35,23 @@ class TrainingData:
     hard_negatives: Tensor = field(default_factory=lambda: torch.empty(0, 3, dtype=torch.long))
 
     @classmethod
-    def from_tables(cls, tables: TableSet) -> TrainingData:
-        """Code a validated TableSet (vectorised through pandas indexes, no per-row Python)."""
+    def from_tables(cls, tables: TableSet, relation_ids: Sequence[str] | None = None) -> TrainingData:
+        """Code a validated TableSet (vectorised through pandas indexes, no per-row Python).
+
+        ``relation_ids``: a fixed relation order (a trained model's); triples of other relations are left out.
+        """
         tables.validate()
         entities = pd.Index(tables.entities["id"].astype(str))
-        relations = pd.Index(tables.relations["relation"].astype(str))
+        relations = pd.Index(tables.relations["relation"].astype(str) if relation_ids is None else list(relation_ids))
         if relations.has_duplicates:
             raise DataError(f"{tables.name}: duplicate relation names in the relation table")
         triples = tables.triples
-        codes = [entities.get_indexer(triples["head"].astype(str)),
-                 relations.get_indexer(triples["relation"].astype(str)),
-                 entities.get_indexer(triples["tail"].astype(str))]
-        coded = torch.from_numpy(np.stack(codes, axis=1).astype(np.int64)).reshape(-1, 3)
-        split = triples["split"].to_numpy()
+        codes = np.stack([entities.get_indexer(triples["head"].astype(str)),
+                          relations.get_indexer(triples["relation"].astype(str)),
+                          entities.get_indexer(triples["tail"].astype(str))], axis=1).astype(np.int64)
+        known = (codes >= 0).all(axis=1)  # all, unless relation_ids leaves some out
+        coded = torch.from_numpy(codes[known]).reshape(-1, 3)
+        split = triples["split"].to_numpy()[known]
         splits = {s: coded[torch.as_tensor(split == s)] for s in SPLITS}
         return cls(tables.name, list(entities), list(relations), splits)
 
