@@ -98,6 +98,23 @@ def test_drift_promotes_a_refresh_to_a_retrain_and_says_so(graph: Graph, scope: 
     assert row["action"] == "retrain" and row["reason"] == out.reason and row["new_entities"] == 4
 
 
+def test_drift_counts_from_the_last_retrain_across_refreshes(graph: Graph, scope: Config) -> None:
+    """Two refreshes each below the threshold add up: drift is measured against the last retrain's snapshot,
+    not against the refreshed one (else a graph could drift without bound, one small refresh at a time)."""
+    label = scope.sync.scope_name
+    first = run_job(graph, scope, "first", job(), console=QUIET)
+    add = f"UNWIND $ids AS id CREATE (n:`{label}`:Thing {{id: id, text: 'newcomer ' + id}})"
+    graph.execute(add, ids=["new1", "new2"])
+    step = run_job(graph, scope, "fold-in", job("refresh", retrain_drift=0.1), console=QUIET)
+    assert (step.status, step.action, step.drift) == ("succeeded", "refresh", pytest.approx(2 / 24, abs=1e-6))
+    graph.execute(add, ids=["new3"])
+    out = run_job(graph, scope, "fold-in", job("refresh", retrain_drift=0.1), console=QUIET)
+    assert (out.status, out.action) == ("succeeded", "retrain"), out.error  # 1 of 26 since the refresh, 3 of 24
+    assert out.drift == pytest.approx(3 / 24, abs=1e-6)
+    assert out.reason.startswith("promoted to retrain by drift: 12.5% >= retrain_drift 10.0% (3 new entities of 24, "
+                                 f"0 new facts of 36 since retrain {first.run_id})"), out.reason
+
+
 def test_an_interrupted_retrain_resumes_from_its_last_finished_stage(graph: Graph, scope: Config) -> None:
     stop = threading.Event()
     runs = Path(scope.sync.runs_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -127,6 +128,27 @@ def test_second_publisher_fails_clearly_while_lock_is_held(graph: Graph, unique_
     assert len(visible(graph, unique_label)) == 5  # an expired lease is taken over
 
 
+def test_a_lock_whose_holder_process_died_is_taken_at_once(graph: Graph, unique_label: str) -> None:
+    """A holder killed with its lease still running (kill -9) does not make the next run wait the lease out;
+    a live holder on this host, or one on another host, still does."""
+    apply_schema(graph)
+    name = f"{unique_label}:killed"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is gone (reused pids are the documented limit)
+    host = socket.gethostname()
+    for holder, free in [(f"{host}:{dead.pid}:x", True), (f"{host}:{os.getpid()}:x", False),
+                         (f"elsewhere:{dead.pid}:x", False)]:
+        graph.execute("MERGE (l:VlkgeLock {name: $n}) SET l.holder = $h, l.expires_at = datetime() + "
+                      "duration('PT10M')", n=name, h=holder)
+        if free:
+            with hold_lock(graph, name, lease_s=60):
+                pass
+        else:
+            with pytest.raises(LockBusyError, match="holds"), hold_lock(graph, name, lease_s=60):
+                pass
+    graph.execute("MATCH (l:VlkgeLock {name: $n}) SET l.holder = null, l.expires_at = null", n=name)
+
+
 def test_locks_are_taken_all_or_none_and_by_one_taker_at_a_time(graph: Graph, unique_label: str) -> None:
     apply_schema(graph)  # as publish does: the lock names' uniqueness
     a, b, c = (f"{unique_label}:{x}" for x in "abc")
@@ -246,7 +268,6 @@ def test_killed_publish_leaves_previous_generation_and_rerun_completes(
     proc.wait()
     assert 0 < written < 20_000
     assert visible(graph, unique_label) == before  # the previous generation is intact and still the visible one
-    time.sleep(2.5)  # the dead publisher's lease expires
     new = make_run(unique_label, unique_label, new_id, 400, 50, seed=7)
     publish(graph, new[0], entities=new[1], embeddings=new[2], relations=new[3], candidates=new[4], progress=False)
     after = visible(graph, unique_label)

@@ -3,6 +3,12 @@ are folded into the active run without training, in one transaction."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -11,8 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
+from vlkge_graph.etl.sources import PROJECT_ROOT
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph_filter import GraphFilter
@@ -166,3 +174,69 @@ def test_a_change_too_large_for_one_transaction_publishes_a_whole_generation(
     table = pd.read_parquet(Path(cfg.sync.runs_dir) / state.run_id / "candidates.parquet")
     assert len(visible(graph, label)) == len(table)
     assert "country:NEW5" in embeddings(graph, label)
+
+
+KILLED_REFRESH = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from vlkge_graph.graph import publish_changes
+
+    real, marker = publish_changes._switch, Path(sys.argv[1])
+
+    def stalls(tx, *args):
+        removed = real(tx, *args)  # every write of the refresh is made in its transaction ...
+        marker.write_text("in the transaction")
+        time.sleep(600)  # ... and the process is killed before it commits
+        return removed
+
+    publish_changes._switch = stalls
+    from vlkge_graph.cli import main
+    sys.argv = ["vlkge-graph", "refresh", "--config", sys.argv[2]]
+    main()
+""")
+
+
+def test_a_refresh_killed_with_sigkill_leaves_the_parent_and_the_rerun_converges(
+        graph: Graph, refreshed, tmp_path: Path) -> None:
+    """A real ``kill -9`` of a `vlkge-graph refresh` process with its transaction open: the server rolls it
+    back, the previous generation stays visible, the dead process's lock is taken over at once, and the
+    rerun ends in the state the killed run would have published (its candidate table)."""
+    label, cfg, _, _, _, _ = refreshed
+    graph.execute(f"CREATE (n:`{label}`:Country {{id: 'country:NEW6', name: 'Killland', "
+                  "text: 'Killland is a small country in Northern Europe on the Baltic Sea.'})")
+    before = (visible(graph, label), embeddings(graph, label), active(graph, label))
+    sync_cfg = cfg.sync
+    assert sync_cfg.graph is not None
+    config = tmp_path / "vlkge.yaml"
+    config.write_text(yaml.safe_dump({
+        "neo4j": {"uri": cfg.neo4j.uri},
+        "sync": {"scope": label, "graph": {"entity_labels": sync_cfg.graph.entity_labels},
+                 "recipe": sync_cfg.recipe, "predict": {"k": sync_cfg.predict.k}, "runs_dir": sync_cfg.runs_dir,
+                 "device": "cpu"}}))
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("NEO4J_URI", None)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_REFRESH, str(marker), str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), f"the refresh never reached its transaction: {proc.stderr.read().decode()[-3000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    now = (visible(graph, label), embeddings(graph, label), active(graph, label))
+    assert now[2] == before[2] and now[1] == before[1]
+    pd.testing.assert_frame_equal(now[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True),
+                                  before[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True))
+    killed = max(Path(sync_cfg.runs_dir).glob("*-refresh*/candidates.parquet"), key=lambda p: p.stat().st_mtime)
+    again = refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")  # no --lock-wait needed
+    assert active(graph, label)["run_id"] == again.run_id != killed.parent.name
+    assert "country:NEW6" in embeddings(graph, label)
+    expected = pd.read_parquet(killed)
+    key = ["head", "relation", "tail"]
+    got = visible(graph, label).sort_values(key).reset_index(drop=True)
+    assert len(got) == len(expected)
+    merged = got.merge(expected, on=key, suffixes=("", "_killed"))
+    assert len(merged) == len(expected)  # the same pairs as the uninterrupted run would have published ...
+    assert np.allclose(merged["score"], merged["score_killed"], atol=1e-5)  # ... with the same scores and ranks
+    assert (merged["rank"] == merged["rank_killed"]).all()

@@ -3,11 +3,15 @@
 A lock is a node holding the holder's id and an expiry time; the project's schema makes its name unique
 (without that, concurrent first takers would each create their own node). A holder that died stops
 renewing, its lease runs out, and the next run takes over; a live holder renews it between batches.
+A holder's id names its host and process, so a run on the same host need not wait out the lease of a
+holder that was killed (``kill -9``, a crash): it sees the process is gone and takes the lock at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -67,7 +71,7 @@ def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: flo
     """Take the named lock, or all the named locks at once (waiting up to ``wait_s``), yield the lease,
     release it at the end."""
     names = [names] if isinstance(names, str) else list(names)
-    holder = holder or f"{uuid.uuid4()}"
+    holder = holder or new_holder()
     _take(graph, names, holder, lease_s, wait_s)
     lease = Lease(graph, names, holder, lease_s)
     try:
@@ -76,10 +80,46 @@ def hold_lock(graph: Graph, names: str | Sequence[str] = "publish", lease_s: flo
         lease.release()
 
 
+def new_holder() -> str:
+    """A holder id that names this host and process (``host:pid:uuid``), for :func:`_free_dead_holders`."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4()}"
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` was a process of this host that no longer exists (ids of other hosts or of an
+    older format are never judged: their lease decides)."""
+    host, _, rest = holder.rpartition(":")[0].partition(":")
+    if host != socket.gethostname() or not rest.isdigit():
+        return False
+    try:
+        os.kill(int(rest), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def _free_dead_holders(graph: Graph, names: Sequence[str], holder: str) -> bool:
+    """Release the named locks held by processes of this host that died; True if any was released."""
+    held = graph.query("MATCH (l:VlkgeLock) WHERE l.name IN $names AND l.holder IS NOT NULL AND l.holder <> $holder "
+                       "AND l.expires_at >= datetime() RETURN l.name AS name, l.holder AS holder",
+                       names=list(names), holder=holder)
+    dead = [h for h in held if _dead_here(h["holder"])]
+    for lock in dead:
+        log.warning("lock %r: its holder %s is no longer running (killed?); taking it over", lock["name"],
+                    lock["holder"])
+        graph.execute("MATCH (l:VlkgeLock {name: $name}) WHERE l.holder = $dead SET l.holder = null, "
+                      "l.expires_at = null", name=lock["name"], dead=lock["holder"])
+    return bool(dead)
+
+
 def _take(graph: Graph, names: Sequence[str], holder: str, lease_s: float, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     waiting = False
     while not graph.write(_try_take, names, holder, lease_s):
+        if _free_dead_holders(graph, names, holder):
+            continue
         if time.monotonic() >= deadline:
             raise _busy(graph, names, holder)
         if not waiting:

@@ -5,6 +5,8 @@ First the server's fingerprint of the scope (``vlkge.fingerprint``, see fingerpr
 the snapshot's: equal means nothing changed, without an export (about a second on WN18RR). Only when they
 differ is the scope exported and compared entity by entity and fact by fact with the snapshot.
 Nothing is written to the graph; the snapshot's fingerprint is cached in the run directory.
+Drift (what promotes a refresh to a retrain) counts from the last retrain, not from the active run: after a
+chain of refreshes the active run is the last refresh, and ten refreshes of 1% each are 10% of drift.
 Image changes are changes of a node's image references; a file replaced in place under the same path is
 not a change of the graph (the feature cache, keyed by file content, still sees it on the next retrain).
 """
@@ -63,6 +65,9 @@ class Changes:
     filter_changed: bool = False  # the scope's graph filter is not the one the run exported with
     current: TableSet | None = None  # the export the diff was made from (None when the fingerprints decided)
     detailed: bool = True  # False: changed by the fingerprints, not compared (the lists are empty)
+    #: The last retrain's run id, its entities and facts, and what is new since it (``new_entities``,
+    #: ``new_facts``): the active run's own when it is not a refresh. Set by the detailed comparison.
+    since_retrain: dict[str, Any] | None = None
 
     @property
     def changed_entities(self) -> list[str]:
@@ -76,9 +81,11 @@ class Changes:
 
     @property
     def drift(self) -> float:
-        """The larger of the shares of new entities and of new facts, relative to the run's snapshot."""
-        return max(len(self.new_entities) / max(self.base["entities"], 1),
-                   len(self.new_facts) / max(self.base["facts"], 1))
+        """The larger of the shares of new entities and of new facts since the last retrain (relative to its
+        snapshot; the active run's snapshot when the comparison was not detailed)."""
+        r = self.since_retrain or {"new_entities": len(self.new_entities), "new_facts": len(self.new_facts),
+                                   **self.base}
+        return max(r["new_entities"] / max(r["entities"], 1), r["new_facts"] / max(r["facts"], 1))
 
     def counts(self) -> dict[str, int]:
         return {"new_entities": len(self.new_entities), "removed_entities": len(self.removed_entities),
@@ -94,8 +101,10 @@ class Changes:
                     f"in detail; {self.seconds:.1f} s)")
         parts = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in self.counts().items() if n)
         note = "; the graph filter changed" if self.filter_changed else ""
+        since = self.since_retrain
+        retrain = f" since retrain {since['run_id']}" if since and since["run_id"] != self.run_id else ""
         return (f"scope {self.scope}: changed since run {self.run_id}: {parts or 'no entity or fact differs'}{note} "
-                f"(drift {self.drift:.1%}; {self.method}, {self.seconds:.1f} s)")
+                f"(drift {self.drift:.1%}{retrain}; {self.method}, {self.seconds:.1f} s)")
 
 
 def active_run(graph: Graph, scope: str) -> dict[str, Any] | None:
@@ -181,7 +190,38 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any]) -
                       changed_text=sorted(changed_text), changed_images=sorted(changed_images),
                       new_facts=new_facts, removed_facts=removed_facts, current=current)
     changes.changed = any(changes.counts().values())
+    changes.since_retrain = _since_retrain(run_dir, current, new_ids - old_ids, new_facts)
     return changes
+
+
+def last_retrain_dir(run_dir: Path) -> Path:
+    """The run a chain of refreshes started from (``run_dir`` itself unless it is a refresh): its parents are
+    followed through their ``run.json`` while their directories are on this machine."""
+    from vlkge_graph.jobs.sync import RunState
+
+    seen = {run_dir.name}
+    while True:
+        state = RunState.load(run_dir)
+        parent = run_dir.parent / state.parent if state.kind == "refresh" and state.parent else None
+        if parent is None or parent.name in seen or not (parent / "snapshot").is_dir():
+            return run_dir
+        seen.add(parent.name)
+        run_dir = parent
+
+
+def _since_retrain(run_dir: Path, current: TableSet, new_ids: set[str], new_facts: pd.DataFrame) -> dict[str, Any]:
+    """The last retrain's size and what is new since it (see :attr:`Changes.since_retrain`)."""
+    retrain = last_retrain_dir(run_dir)
+    if retrain == run_dir:
+        entities, facts = _snapshot_frames(run_dir)[:2]
+        return {"run_id": run_dir.name, "entities": len(entities), "facts": len(facts),
+                "new_entities": len(new_ids), "new_facts": len(new_facts)}
+    entities, facts = _snapshot_frames(retrain)[:2]
+    now = current.triples[FACT_KEY].drop_duplicates()
+    since = now.merge(facts[FACT_KEY].drop_duplicates(), how="left", on=FACT_KEY, indicator=True)
+    return {"run_id": retrain.name, "entities": len(entities), "facts": len(facts),
+            "new_entities": len(set(current.entities["id"]) - set(entities["id"])),
+            "new_facts": int((since["_merge"] == "left_only").sum())}
 
 
 def _snapshot_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:

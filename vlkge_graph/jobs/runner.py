@@ -5,7 +5,8 @@ The decision, in order (``force`` skips the conditions):
    first unfinished stage;
 2. ``when.changed``: skip when the scope's graph is what its active run was trained on;
 3. ``when.min_changed_entities``: skip when fewer entities are new, removed or edited;
-4. ``when.retrain_drift``: a refresh becomes a retrain when the share of new entities or facts reaches it;
+4. ``when.retrain_drift``: a refresh becomes a retrain when the share of new entities or facts since the last
+   retrain (not since the last refresh) reaches it;
 5. ``retrain`` runs a full sync; ``refresh`` calls ``vlkge_graph.jobs.refresh.refresh(graph, config,
    changes, console=...)``.
 Every run is recorded (history.py) whatever its outcome; a failure is an outcome, never an exception.
@@ -150,11 +151,12 @@ def decide(graph: Graph, sync: SyncConfig, job: JobConfig, force: bool) -> tuple
         return None, (f"skipped: {changes.touched_entities} entities new, removed or edited, fewer than "
                       f"min_changed_entities {when.min_changed_entities}; {changes.summary()}"), changes
     if job.action == "refresh" and when.retrain_drift is not None and changes.drift >= when.retrain_drift:
-        counts = changes.counts()
+        since = changes.since_retrain or {}
+        after = f" since retrain {since['run_id']}" if since.get("run_id", changes.run_id) != changes.run_id else ""
         return "retrain", (f"promoted to retrain by drift: {changes.drift:.1%} >= retrain_drift "
-                           f"{when.retrain_drift:.1%} ({counts['new_entities']:,} new entities of "
-                           f"{changes.base['entities']:,}, {counts['new_facts']:,} new facts of "
-                           f"{changes.base['facts']:,})"), changes
+                           f"{when.retrain_drift:.1%} ({since.get('new_entities', 0):,} new entities of "
+                           f"{since.get('entities', 0):,}, {since.get('new_facts', 0):,} new facts of "
+                           f"{since.get('facts', 0):,}{after})"), changes
     prefix = "forced" if force else job.action
     return job.action, f"{prefix}: {changes.summary()}", changes
 

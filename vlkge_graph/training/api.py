@@ -169,14 +169,15 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
         output: str | Path | None = None, resume: bool = True, progress: bool = True,
         console: Console | None = None, hard_negatives: pd.DataFrame | None = None,
         features: Features | None = None, tables: TableSet | None = None,
-        warm_from: str | Path | None = None) -> tuple[TrainedRun, dict[str, Any]]:
+        warm_from: str | Path | None = None, warm_shrink: float = 1.0) -> tuple[TrainedRun, dict[str, Any]]:
     """Train a recipe (the best validation model is kept) and return it with a training report. Writes
     ``output`` (checkpoints, ``model.pt``). ``dataset`` overrides the recipe's (e.g. a snapshot directory
     exported from Neo4j); ``tables``: the dataset already read; ``features``: already encoded ones (else
     through the encoder cache);
     ``hard_negatives``: (head, relation, tail) names of triples known to be false (rejected candidates),
     pushed down during training. ``warm_from``: an earlier run's ``train`` directory (or ``model.pt``) whose
-    parameters the model starts from, matched by entity and relation key (training/warm_start.py)."""
+    parameters the model starts from, matched by entity and relation key, shrunk by ``warm_shrink`` towards a
+    fresh initialisation (training/warm_start.py)."""
     console = console or Console(stderr=True)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
@@ -194,7 +195,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
         features = model_features(tables, recipe, dev, progress)
     seed_everything(recipe.training.seed)
     model = make_model(recipe, data, features)
-    warm = warm_start(model, data.entity_ids, data.relation_ids, warm_from) if warm_from is not None else None
+    warm = (warm_start(model, data.entity_ids, data.relation_ids, warm_from, warm_shrink)
+            if warm_from is not None else None)
     meta = {"recipe": recipe.to_dict(), "entity_ids": list(data.entity_ids),
             "relation_ids": list(data.relation_ids)}
 
