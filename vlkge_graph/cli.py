@@ -205,6 +205,7 @@ def demo(
 
     from vlkge_graph.graph.load import load_recipe
     from vlkge_graph.graph.schema import apply_schema
+    from vlkge_graph.jobs.summary import run_summary
     from vlkge_graph.jobs.sync import DEMO_SYNC
     from vlkge_graph.jobs.sync import sync as run_sync
 
@@ -216,7 +217,7 @@ def demo(
         tables, summary = load_recipe(graph, "countries-mm", max_image_pixels=cfg.max_image_pixels)
         _print_load_summary(tables.name, summary)
         state = run_sync(graph, cfg, device=device, console=console)
-        print_stage_summary(state.stages)
+        console.print(run_summary(state))
         print_rows(graph.query(DEMO_QUERY, run_id=state.run_id), "predicted links (top by probability)")
     console.print("All predicted links, in Neo4j Browser or cypher-shell:\n"
                   "  MATCH (h)-[c:VLKGE_CANDIDATE]->(t) RETURN h.name, c.relation, t.name, c.score, c.probability\n"
@@ -262,11 +263,12 @@ def sync(
 
         sync_if_changed(cfg, device, dry_run, console)
         return
+    from vlkge_graph.jobs.summary import run_summary
     from vlkge_graph.jobs.sync import sync as run_sync
 
     with connect(cfg) as graph:
         state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
-    print_stage_summary(state.stages)
+    console.print(run_summary(state))
 
 
 # -- scheduled jobs (vlkge_graph/jobs/) --------------------------------------------------------
@@ -370,19 +372,6 @@ def query(
     params = dict(parse_param(p) for p in param or [])
     with connect(load_config(config)) as graph:
         print_rows(run_query(graph, name, params), name)
-
-
-def print_stage_summary(stages: dict[str, dict[str, object]]) -> None:
-    """One row per stage: seconds and its main numbers."""
-    table = Table(title="sync summary")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("result")
-    for name, info in stages.items():
-        rest = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in info.items() if k != "seconds")
-        table.add_row(name, f"{info.get('seconds', 0):.1f}", rest[:200])
-    console.print(table)
 
 
 def _print_load_summary(name: str, summary: LoadSummary) -> None:
