@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from vlkge_graph.etl.recipe import Recipe
 
 console = Console()
+if not console.is_terminal:  # a log file or CI: no terminal's width to fit, so tables and lines wrap less
+    console.width = 120
 err_console = Console(stderr=True)
 #: The exit status of every expected failure (click uses 2 for usage errors too).
 FAILURE_EXIT = 2
@@ -381,11 +383,10 @@ def _print_load_summary(name: str, summary: LoadSummary) -> None:
     table.add_column("created now", justify="right")
     by_label = summary.nodes_by_label
     by_type = summary.relationships_by_type
-    table.add_row("nodes", str(sum(by_label.values())), str(summary.nodes_created))
-    table.add_row("relationships", str(sum(by_type.values())),
-                  str(summary.relationships_created))
+    table.add_row("nodes", f"{sum(by_label.values()):,}", f"{summary.nodes_created:,}")
+    table.add_row("relationships", f"{sum(by_type.values()):,}", f"{summary.relationships_created:,}")
     for name_, count in {**by_label, **by_type}.items():
-        table.add_row(f"  {name_}", str(count), "")
+        table.add_row(f"  {name_}", f"{count:,}", "")
     console.print(table)
 
 

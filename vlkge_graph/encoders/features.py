@@ -104,7 +104,7 @@ def encode_features(
         report.seconds = time.perf_counter() - start
         features[modality] = (values, present)
         features.summary[modality] = report
-        console.print(report.line())
+        console.print(report.line(), markup=False)
     return features
 
 

@@ -28,6 +28,8 @@ LABELS = {
 HIDDEN = {"seconds", "data_hash", "encoder_id", "modality", "run_id"}
 #: Keys whose count reads better after its name ("best epoch 3", not "3 best epoch").
 NAME_FIRST = {"best_epoch", "generation"}
+#: Counts that say nothing when they are zero.
+UNLESS_ZERO = {"failed_images"}
 
 
 def run_summary(state: RunState) -> Table:
@@ -61,7 +63,8 @@ def describe(values: Mapping[str, Any]) -> str:
     """``{"entities": 595, "mrr": 0.53}`` -> ``595 entities, MRR 0.5300`` (nested mappings inline)."""
     parts = []
     for key, value in values.items():
-        if key in HIDDEN or value is None or value is False or (isinstance(value, Mapping) and not value):
+        if (key in HIDDEN or value is None or value is False or (isinstance(value, Mapping) and not value)
+                or (key in UNLESS_ZERO and value == 0)):
             continue
         name = label(key)
         if value is True:
@@ -80,11 +83,11 @@ def label(key: str) -> str:
 
 
 def number(value: Any) -> str:
-    """Thousands separators for counts; four decimals for scores; a dash for NaN."""
+    """Thousands separators for counts; four decimals for scores below 1, two above; a dash for NaN."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if math.isnan(value):
         return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}"
