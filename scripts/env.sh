@@ -16,15 +16,32 @@ venv=$cache/venvs/$hash
 for tool in java mvn npm; do
   command -v "$tool" >/dev/null || echo "warning: '$tool' not found; install it (see README, Requirements)" >&2
 done
+# pip runs quietly into a log: on failure the whole log is shown; on success what is left after dropping
+# setuptools' notice that every editable install of a flat layout prints (BuildBackendWarning "Editable
+# installation", ten lines), so anything else pip says (resolver conflicts, other warnings) stays visible.
+quiet_pip() {
+  local log rc=0
+  log=$(mktemp "${TMPDIR:-/tmp}/vlkge-pip.XXXXXX")
+  "$venv/bin/pip" "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$log" >&2
+    echo "error: pip $* failed (exit $rc); its output is above and in $log" >&2
+    return "$rc"
+  fi
+  awk '/BuildBackendWarning: Editable installation\./ {skip = 12}
+       skip > 0 {skip--; if (/with strategy, WheelFile/) skip = 0; next}
+       {print}' "$log" >&2
+  rm -f "$log"
+}
 if [ ! -f "$venv/.complete" ]; then
   echo "creating virtual environment $venv (first run only; downloads torch, a few minutes)" >&2
   rm -rf "$venv"
   "$py" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip >&2
-  "$venv/bin/pip" install -q -e "$root[dev]" >&2
+  quiet_pip install -q --upgrade pip
+  quiet_pip install -q -e "$root[dev]"
   touch "$venv/.complete"
 else
   # Same dependencies: only point the editable install at this checkout.
-  "$venv/bin/pip" install -q --no-deps -e "$root" >&2
+  quiet_pip install -q --no-deps -e "$root"
 fi
 echo "$venv"

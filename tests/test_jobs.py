@@ -204,6 +204,10 @@ def test_one_shot_commands(graph: Graph, scope: Config, tmp_path: Path, monkeypa
     assert refresh.exit_code == 0 and "refreshed:" in flat(refresh.output), refresh.output
     manual = runner.invoke(app, ["jobs", "run", "adhoc", "-c", str(path)])
     assert manual.exit_code == 0, manual.output
+    # each run ends with its summary table (jobs/summary.py): readable fields, no Python reprs
+    for out, words in ((refresh, ("fold", "folded in", "top-k lists touched")), (manual, ("train", "epochs"))):
+        assert "stage" in out.output and "total" in out.output and "{'" not in out.output, out.output
+        assert all(w in flat(out.output) for w in words), out.output
     unknown = runner.invoke(app, ["jobs", "run", "nope", "-c", str(path)])
     assert unknown.exit_code == 2 and "no job 'nope' in schedule.jobs" in flat(unknown.output)
     from vlkge_graph import cli

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph.queries import query_names, run_query
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs.summary import run_summary
 from vlkge_graph.jobs.sync import STAGES, RunState, Stage, sync
 
 RECIPE = """
@@ -49,13 +52,15 @@ def synced(graph: Graph, neo4j_config: Config, tmp_path_factory: pytest.TempPath
         graph=GraphFilter(entity_labels=[label], where="coalesce(r.holdout, false) = false"),
         recipe=str(work / "recipe.yaml"), predict=PredictConfig(k=10), runs_dir=str(work / "runs")))
     with spy_loads() as counts:
-        state = sync(graph, cfg, device="cpu")
+        state = sync(graph, cfg, device="cpu", console=Console(file=OUTPUT, force_terminal=False, width=120))
     LOADS.update(counts)
     return label, cfg, state, hidden, Path(cfg.sync.runs_dir) / state.run_id
 
 
 #: Encoder and model constructions during the module's sync (filled by the ``synced`` fixture).
 LOADS: Counter[str] = Counter()
+#: What the module's sync printed (a console that is not a terminal, as in a log file or CI).
+OUTPUT = StringIO()
 
 
 @contextmanager
@@ -103,6 +108,21 @@ def test_sync_publishes_consistent_candidates(graph: Graph, synced) -> None:
     assert with_embedding == [{"n": 595}]
     similar = run_query(graph, "similar-entities", {"label": label, "key": "country:FRA", "limit": 5})
     assert len(similar) == 5 and all(r["key"] != "country:FRA" for r in similar)
+
+
+def test_the_sync_console_reads_as_words(synced) -> None:
+    """Stage lines and the summary table name their numbers; no Python reprs; no source-file marks."""
+    _, _, state, _, _ = synced
+    console = Console(file=StringIO(), force_terminal=False, width=120)
+    console.print(run_summary(state))  # what `vlkge-graph sync` prints at the end
+    text = OUTPUT.getvalue() + console.file.getvalue()
+    assert "{'" not in text and "loop.py" not in text, text
+    assert re.search(r"exported 595 entities, 4 relations, 1,\d{3} facts", OUTPUT.getvalue()), OUTPUT.getvalue()
+    assert re.search(r"^epoch 40/40  loss \d+\.\d{4}  valid MRR 0\.\d{4}  \d+\.\d s$", OUTPUT.getvalue(), re.M)
+    summary = console.file.getvalue()
+    for words in ("stage", "seconds", "export", "595 entities", "image: efficientnet-lite0", "text: minilm",
+                  "40 epochs", "best valid MRR", "test: ", "Hits@10", "candidates", "total"):
+        assert words in summary, (words, summary)
 
 
 def test_hidden_facts_come_back_among_top10(graph: Graph, synced) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 from dataclasses import replace
+from io import StringIO
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from rich.console import Console
 
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import TableSet
@@ -331,6 +334,31 @@ def test_resume_continues_bitwise_identically(tmp_path: Path, mode: str) -> None
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "resumed" / "best.pt").exists()
+
+
+def test_training_logs_one_plain_line_per_epoch_when_not_a_terminal() -> None:
+    spec = replace(SPECS["1vsall"], epochs=4, eval_every=2)
+    trainer = _trainer(spec, None)
+    out = StringIO()
+    trainer.console, trainer.progress = Console(file=out, force_terminal=False, width=200), True
+    trainer.fit()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4, lines
+    for epoch, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"epoch {epoch}/4  loss \d+\.\d{{4}}  (valid MRR -?\d+\.\d{{4}}  )?\d+\.\d s", line), line
+    assert ["valid MRR" in line for line in lines] == [False, True, False, True]
+    assert "loop.py" not in out.getvalue()
+
+
+def test_training_shows_one_bar_with_loss_and_validation_on_a_terminal() -> None:
+    trainer = _trainer(replace(SPECS["1vsall"], epochs=3, eval_every=2), None)
+    out = StringIO()
+    trainer.console, trainer.progress = Console(file=out, force_terminal=True, width=200), True
+    trainer.fit()
+    final = out.getvalue().rsplit("\r", 1)[-1]  # the bar's last rendering stays on screen
+    assert "training (epochs)" in final and "3/3" in final and "loss " in final, final
+    assert re.search(r"valid MRR -?\d\.\d{4} \(epoch 3\)", final), final
+    assert "loop.py" not in out.getvalue() and "epoch 1/3" not in out.getvalue()
 
 
 def test_early_stopping_restores_best_weights() -> None:

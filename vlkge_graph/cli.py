@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from vlkge_graph.etl.recipe import Recipe
 
 console = Console()
+if not console.is_terminal:  # a log file or CI: no terminal's width to fit, so tables and lines wrap less
+    console.width = 120
 err_console = Console(stderr=True)
 #: The exit status of every expected failure (click uses 2 for usage errors too).
 FAILURE_EXIT = 2
@@ -205,6 +207,7 @@ def demo(
 
     from vlkge_graph.graph.load import load_recipe
     from vlkge_graph.graph.schema import apply_schema
+    from vlkge_graph.jobs.summary import run_summary
     from vlkge_graph.jobs.sync import DEMO_SYNC
     from vlkge_graph.jobs.sync import sync as run_sync
 
@@ -216,7 +219,7 @@ def demo(
         tables, summary = load_recipe(graph, "countries-mm", max_image_pixels=cfg.max_image_pixels)
         _print_load_summary(tables.name, summary)
         state = run_sync(graph, cfg, device=device, console=console)
-        print_stage_summary(state.stages)
+        console.print(run_summary(state))
         print_rows(graph.query(DEMO_QUERY, run_id=state.run_id), "predicted links (top by probability)")
     console.print("All predicted links, in Neo4j Browser or cypher-shell:\n"
                   "  MATCH (h)-[c:VLKGE_CANDIDATE]->(t) RETURN h.name, c.relation, t.name, c.score, c.probability\n"
@@ -262,11 +265,12 @@ def sync(
 
         sync_if_changed(cfg, device, dry_run, console)
         return
+    from vlkge_graph.jobs.summary import run_summary
     from vlkge_graph.jobs.sync import sync as run_sync
 
     with connect(cfg) as graph:
         state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
-    print_stage_summary(state.stages)
+    console.print(run_summary(state))
 
 
 # -- scheduled jobs (vlkge_graph/jobs/) --------------------------------------------------------
@@ -372,19 +376,6 @@ def query(
         print_rows(run_query(graph, name, params), name)
 
 
-def print_stage_summary(stages: dict[str, dict[str, object]]) -> None:
-    """One row per stage: seconds and its main numbers."""
-    table = Table(title="sync summary")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("result")
-    for name, info in stages.items():
-        rest = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in info.items() if k != "seconds")
-        table.add_row(name, f"{info.get('seconds', 0):.1f}", rest[:200])
-    console.print(table)
-
-
 def _print_load_summary(name: str, summary: LoadSummary) -> None:
     table = Table(title=f"{name}: loaded")
     table.add_column("what")
@@ -392,11 +383,10 @@ def _print_load_summary(name: str, summary: LoadSummary) -> None:
     table.add_column("created now", justify="right")
     by_label = summary.nodes_by_label
     by_type = summary.relationships_by_type
-    table.add_row("nodes", str(sum(by_label.values())), str(summary.nodes_created))
-    table.add_row("relationships", str(sum(by_type.values())),
-                  str(summary.relationships_created))
+    table.add_row("nodes", f"{sum(by_label.values()):,}", f"{summary.nodes_created:,}")
+    table.add_row("relationships", f"{sum(by_type.values()):,}", f"{summary.relationships_created:,}")
     for name_, count in {**by_label, **by_type}.items():
-        table.add_row(f"  {name_}", str(count), "")
+        table.add_row(f"  {name_}", f"{count:,}", "")
     console.print(table)
 
 

@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from rich.console import Console
 from torch import Tensor
 
 from vlkge_graph.core import BLOCK_ELEMENTS
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
 from vlkge_graph.evaluation.index import FilterIndex, direction_columns
 from vlkge_graph.models.kge import KGEModel
+from vlkge_graph.progress import track
 from vlkge_graph.training.data import TrainingData
 
 
@@ -28,7 +30,8 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
                   min_score: float | None = None, constrain_labels: bool = True,
                   exclude: Sequence[Tensor] = (), probability: str = "sigmoid",
                   device: str | torch.device = "cpu",
-                  only: Mapping[tuple[str, str], Tensor] | None = None) -> pd.DataFrame:
+                  only: Mapping[tuple[str, str], Tensor] | None = None, progress: bool = True,
+                  console: Console | None = None) -> pd.DataFrame:
     """Candidates as a DataFrame with CANDIDATE_COLUMNS (entity ids and relation names).
 
     Known facts of every split and the ``exclude`` triples (e.g. rejected candidates) are never
@@ -36,7 +39,7 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
     models (logistic, BCE losses), ``softmax`` over all entities for models trained with cross-entropy
     against every entity, whose scores are logits of that distribution. ``only``: per (relation, direction),
     the query entities whose lists are wanted (a refresh recomputes the lists a change touched); others
-    are skipped.
+    are skipped. ``progress``: per relation, a bar (or plain lines) on ``console`` (default stderr).
     """
     if probability not in ("sigmoid", "softmax"):
         raise ValueError(f"probability must be 'sigmoid' or 'softmax', not {probability!r}")
@@ -52,7 +55,7 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
     if unknown:
         raise ValueError(f"cannot predict unknown relations {unknown}; the graph has {list(data.relation_ids)}")
     frames = []
-    for name in wanted:
+    for name in track(wanted, "predicting links (relations)", console=console, enabled=progress):
         r = data.relation_ids.index(name)
         facts = all_known[all_known[:, 1] == r].to(device)
         for direction in directions:

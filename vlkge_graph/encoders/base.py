@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
 from vlkge_graph.encoders.images import ImageLoadError, load_image
+from vlkge_graph.progress import progress as tracked
 
 #: Bump when the meaning of any backend's output changes (preprocessing, pooling, normalisation):
 #: every cached feature is then recomputed.
@@ -60,14 +60,6 @@ def spec_slug(spec: str) -> str:
     kind, _, arg = spec.partition(":")
     tail = Path(arg.rstrip("/")).name if arg else ""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{kind}-{tail}" if tail else kind)[:60]
-
-
-def progress_bar(enabled: bool) -> Progress:
-    """A transient rich progress bar on a terminal's stderr; elsewhere (logs, CI) it stays silent."""
-    console = Console(stderr=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True,
-                    disable=not (enabled and console.is_terminal))
 
 
 class Encoder(ABC):
@@ -187,15 +179,16 @@ class ImageEncoder(Encoder):
             out = out.index_put((ok.nonzero().squeeze(1).to(self.device),), self.embed(pixels[ok]))
         return out, ok
 
-    def encode(self, refs: Sequence[str], progress: bool = True) -> tuple[Tensor, Tensor]:
-        """Frozen features of ``refs``: ``(float32 CPU [n, dim], ok [n])``; loading overlaps the network."""
+    def encode(self, refs: Sequence[str], progress: bool = True,
+               console: Console | None = None) -> tuple[Tensor, Tensor]:
+        """Frozen features of ``refs``: ``(float32 CPU [n, dim], ok [n])``; loading overlaps the network;
+        progress goes to ``console`` (default stderr)."""
         self.failures = []
         out = torch.zeros(len(refs), self.dim)
         ok_all = torch.zeros(len(refs), dtype=torch.bool)
         batches = [list(refs[s:s + self.batch_size]) for s in range(0, len(refs), self.batch_size)]
         start = 0
-        with progress_bar(progress) as bar:
-            task = bar.add_task(f"encoding images ({self.spec})", total=len(refs))
+        with tracked(f"encoding images ({self.spec})", len(refs), console=console, enabled=progress) as bar:
             for pixels, ok in _prefetched(self.load, batches):
                 if ok.any():
                     with torch.inference_mode():
@@ -203,7 +196,7 @@ class ImageEncoder(Encoder):
                 ok_all[start:start + len(ok)] = ok
                 self.items_encoded += int(ok.sum())
                 start += len(ok)
-                bar.advance(task, len(ok))
+                bar.advance(len(ok))
         return out, ok_all
 
 
@@ -224,16 +217,17 @@ class TextEncoder(Encoder):
         """Tokenize and embed with gradients (fine-tuning)."""
         return self.embed(self.tokenize(list(texts)))
 
-    def encode(self, texts: Sequence[str], progress: bool = True) -> Tensor:
-        """Frozen features of ``texts``: float32 CPU ``[n, dim]`` in the input order."""
+    def encode(self, texts: Sequence[str], progress: bool = True, console: Console | None = None) -> Tensor:
+        """Frozen features of ``texts``: float32 CPU ``[n, dim]`` in the input order; progress goes to
+        ``console`` (default stderr)."""
         out = torch.zeros(len(texts), self.dim)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with progress_bar(progress) as bar, torch.inference_mode():
-            task = bar.add_task(f"encoding texts ({self.spec})", total=len(texts))
+        with (tracked(f"encoding texts ({self.spec})", len(texts), console=console, enabled=progress) as bar,
+              torch.inference_mode()):
             for batch in _chunks(order, self.batch_size):
                 out[batch] = self.embed(self.tokenize([texts[i] for i in batch])).cpu()
                 self.items_encoded += len(batch)
-                bar.advance(task, len(batch))
+                bar.advance(len(batch))
         return out
 
     def __call__(self, texts: list[str]) -> Tensor:

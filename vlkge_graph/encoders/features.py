@@ -51,12 +51,12 @@ class ModalityReport:
     seconds: float = 0.0
 
     def line(self) -> str:
-        text = (f"{self.modality} [{self.encoder}, {self.dim}-d]: {self.with_input}/{self.entities} entities "
-                f"have it; {self.from_cache} from cache, {self.encoded} encoded, {self.missing} left "
+        text = (f"{self.modality} [{self.encoder}, {self.dim}-d]: {self.with_input:,}/{self.entities:,} entities "
+                f"have it; {self.from_cache:,} from cache, {self.encoded:,} encoded, {self.missing:,} left "
                 f"without a feature ({self.seconds:.1f} s)")
         if self.failed_images:
             ref, why = self.failure_examples[0]
-            text += f"; {self.failed_images} unreadable image(s), e.g. {ref}: {why}"
+            text += f"; {self.failed_images:,} unreadable image(s), e.g. {ref}: {why}"
         return text
 
 
@@ -100,11 +100,11 @@ def encode_features(
             values, present = encoder.lookup(entities["id"].astype(str).tolist())
             report.with_input = report.from_cache = int(present.sum())
         else:
-            values, present = _encode_modality(encoder, entities, keys, report, use_cache, progress)
+            values, present = _encode_modality(encoder, entities, keys, report, use_cache, progress, console)
         report.seconds = time.perf_counter() - start
         features[modality] = (values, present)
         features.summary[modality] = report
-        console.print(report.line())
+        console.print(report.line(), markup=False)
     return features
 
 
@@ -158,6 +158,7 @@ def _encode_modality(
     report: ModalityReport,
     use_cache: bool,
     progress: bool,
+    console: Console,
 ) -> tuple[Tensor, Tensor]:
     """Cache lookup, then encode each distinct missing content once, store it, assemble in entity order."""
     first_row: dict[str, int] = {}
@@ -175,9 +176,9 @@ def _encode_modality(
         rows = [first_row[unique[i]] for i in todo]
         if isinstance(encoder, ImageEncoder):
             new, ok = _encode_images(encoder, [image_refs(entities["images"].iat[r]) for r in rows],
-                                     report, progress)
+                                     report, progress, console)
         else:
-            new = encoder.encode([str(entities["text"].iat[r]) for r in rows], progress=progress)
+            new = encoder.encode([str(entities["text"].iat[r]) for r in rows], progress=progress, console=console)
             ok = torch.ones(len(rows), dtype=torch.bool)
         todo_ok = np.asarray(todo)[ok.numpy()]
         vectors[todo_ok] = new[ok].numpy()
@@ -200,14 +201,15 @@ def _encode_modality(
 
 
 def _encode_images(
-    encoder: ImageEncoder, refs_per_item: list[list[str]], report: ModalityReport, progress: bool
+    encoder: ImageEncoder, refs_per_item: list[list[str]], report: ModalityReport, progress: bool,
+    console: Console,
 ) -> tuple[Tensor, Tensor]:
     """Mean of the readable images of each item; ``ok`` is False where none could be read."""
     ref_slot: dict[str, int] = {}
     for refs in refs_per_item:
         for ref in refs:
             ref_slot.setdefault(ref, len(ref_slot))
-    flat, flat_ok = encoder.encode(list(ref_slot), progress=progress)
+    flat, flat_ok = encoder.encode(list(ref_slot), progress=progress, console=console)
     report.failed_images += len(encoder.failures)
     report.failure_examples.extend(encoder.failures[:5 - len(report.failure_examples)])
     item_index = [i for i, refs in enumerate(refs_per_item) for r in refs if flat_ok[ref_slot[r]]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from rich.progress import Progress
+from rich.console import Console
 
 from vlkge_graph.core import DIRECTIONS
 from vlkge_graph.evaluation.index import (
@@ -21,6 +21,7 @@ from vlkge_graph.evaluation.index import (
     direction_columns,
 )
 from vlkge_graph.evaluation.metrics import TIE_POLICIES, RankingResult
+from vlkge_graph.progress import progress as tracked
 
 #: ``score_fn(queries [B, 3], direction) -> scores [B, num_entities]``, higher is more plausible; row b
 #: scores every entity as the replaced head (``"head"``) or tail (``"tail"``) of ``queries[b]``.
@@ -139,6 +140,7 @@ def rank_queries(
     device: torch.device | str | None = None,
     relation_names: Sequence[str] | None = None,
     progress: bool = False,
+    console: Console | None = None,
 ) -> RankingResult:
     """Rank the true answer of every (triple, direction) query among all entities.
 
@@ -148,7 +150,8 @@ def rank_queries(
     ``candidates`` restricts the answers of a direction to its relation's pool (WikiArt protocol).
     ``ties`` only selects the policy the result reports by default; all three stay available.
     ``device`` is where queries are sent to ``score_fn`` and ranks are counted: the scorer's device
-    (CUDA when the model is there; CPU by default). The returned ranks are on the CPU.
+    (CUDA when the model is there; CPU by default). The returned ranks are on the CPU. ``progress``: a bar
+    (or plain lines) on ``console``, default stderr.
     """
     if filter_mode not in FILTER_MODES:
         raise ValueError(f"filter_mode must be one of {FILTER_MODES}, not {filter_mode!r}")
@@ -175,8 +178,8 @@ def rank_queries(
     parts: list[tuple[torch.Tensor, ...]] = []
     workspace = torch.empty(min(block, len(triples)) * num_entities, dtype=counting_dtype(num_entities),
                             device=device)
-    with Progress(disable=not progress, transient=True) as bar, torch.inference_mode():
-        task = bar.add_task("ranking", total=len(triples) * len(directions))
+    with (tracked("ranking", len(triples) * len(directions), console=console, enabled=progress) as bar,
+          torch.inference_mode()):
         for direction in directions:
             _, answer_col = direction_columns(direction)
             for start in range(0, len(triples), block):
@@ -192,7 +195,7 @@ def rank_queries(
                 opt, pess, options = rank_block(scores, targets, known, allowed, workspace=workspace)
                 dir_ids = torch.full_like(targets, DIRECTIONS.index(direction))
                 parts.append((queries, dir_ids, opt, pess, options))
-                bar.advance(task, len(queries))
+                bar.advance(len(queries))
 
     if parts:
         columns = [torch.cat(c).cpu() for c in zip(*parts, strict=True)]

@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 from neo4j import ManagedTransaction
-from rich.progress import Progress
 
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.recipe import Recipe
@@ -26,6 +25,7 @@ from vlkge_graph.graph.connection import WRITERS, Graph, column_batches
 from vlkge_graph.graph.relation_names import record_relation_names
 from vlkge_graph.identifiers import project_owned, quote, validate_identifier
 from vlkge_graph.namespace import PROJECT_PREFIX
+from vlkge_graph.progress import progress as tracked
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,11 @@ def load_tables(graph: Graph, tables: TableSet, label: str, key: str = "id", bat
     ensure_key_constraint(graph, label, key)
     record_relation_names(graph, label, tables)
     summary = LoadSummary(label=label)
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"loading {tables.name}", total=len(tables.entities) + len(tables.triples))
+    with tracked(f"loading {tables.name}", len(tables.entities) + len(tables.triples), enabled=progress) as bar:
         node_ids, new_nodes = _write_nodes(graph, tables.entities, label, key, batch_size, workers, summary,
-                                           lambda n: bar.advance(task, n))
+                                           bar.advance)
         summary.relationships_created += _write_relationships(graph, tables.triples, type_of, node_ids, new_nodes,
-                                                              batch_size, workers, lambda n: bar.advance(task, n))
+                                                              batch_size, workers, bar.advance)
         for rel_type, n in tables.triples["relation"].map(type_of).value_counts().sort_index().items():
             summary.relationships_by_type[str(rel_type)] = int(n)
     if summary.conflicts:

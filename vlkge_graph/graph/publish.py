@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from neo4j import ManagedTransaction
-from rich.progress import Progress
 
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
@@ -37,6 +36,8 @@ from vlkge_graph.graph.lock import Lease, hold_lock
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.identifiers import quote, validate_identifier
 from vlkge_graph.namespace import CANDIDATE_TYPE, RELATION_PARAMS_TYPE
+from vlkge_graph.progress import Tracker
+from vlkge_graph.progress import progress as tracked
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +148,14 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
                       run_id=run.run_id, rels=[rel.properties() for rel in relations])
         phases = {"prepare": time.perf_counter() - started}
         node_ids = _node_ids(graph, run, entities)
-        with Progress(disable=not progress, transient=True) as bar:
-            mark = time.perf_counter()
+        mark = time.perf_counter()
+        with tracked("publishing embeddings", len(entities), enabled=progress) as bar:
             _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
-            phases["embeddings"] = time.perf_counter() - mark
-            mark = time.perf_counter()
+        phases["embeddings"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        with tracked("publishing candidates", len(candidates), enabled=progress) as bar:
             _write_candidates(graph, lease, generation, node_ids, candidates, batch_size, workers, bar)
-            phases["candidates"] = time.perf_counter() - mark
+        phases["candidates"] = time.perf_counter() - mark
         mark = time.perf_counter()
         _ensure_vector_indexes(graph, run.entity_labels, slot, embeddings.shape[1])
         graph.write(_activate, run.scope, run.run_id)  # the one small transaction that switches generations
@@ -291,8 +293,7 @@ def _node_ids(graph: Graph, run: RunRecord, entities: pd.DataFrame) -> dict[str,
 
 def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict[str, str],
                       entities: pd.DataFrame, embeddings: np.ndarray, slot: str, batch_size: int,
-                      bar: Progress) -> None:
-    task = bar.add_task("publishing embeddings", total=len(entities))
+                      bar: Tracker) -> None:
     cypher = write_embeddings(slot)
     ids = [node_ids[e] for e in entities["id"]]
     for start in range(0, len(ids), batch_size):
@@ -300,7 +301,7 @@ def _write_embeddings(graph: Graph, lease: Lease, run: RunRecord, node_ids: dict
         graph.execute(cypher, ids=ids[start:end], vectors=embeddings[start:end].astype(float).tolist(),
                       run_id=run.run_id)
         lease.renew()
-        bar.advance(task, len(ids[start:end]))
+        bar.advance(len(ids[start:end]))
 
 
 def write_embeddings(slot: str) -> str:
@@ -310,16 +311,15 @@ def write_embeddings(slot: str) -> str:
 
 
 def _write_candidates(graph: Graph, lease: Lease, generation: int, node_ids: dict[str, str],
-                      candidates: pd.DataFrame, batch_size: int, workers: int, bar: Progress) -> None:
+                      candidates: pd.DataFrame, batch_size: int, workers: int, bar: Tracker) -> None:
     """Batches of one (relation, type, direction) each, sent as columns: the shared values travel once
     per batch and plain lists pack far faster than one map per relationship."""
     frame = candidates.assign(head=candidates["head"].map(node_ids), tail=candidates["tail"].map(node_ids))
     if frame["head"].isna().any() or frame["tail"].isna().any():
         raise DataError("candidates name entities that are not in the published entity table")
-    task = bar.add_task("publishing candidates", total=len(frame))
     for records in graph.execute_each(WRITE_CANDIDATES, candidate_batches(frame, batch_size, generation), workers):
         lease.renew()
-        bar.advance(task, records[0]["n"])
+        bar.advance(records[0]["n"])
 
 
 def candidate_batches(frame: pd.DataFrame, batch_size: int, generation: int) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -16,6 +17,8 @@ from rich.table import Table
 from vlkge_graph.config import Config, JobConditions, JobConfig
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import connect
+from vlkge_graph.jobs.summary import run_summary
+from vlkge_graph.jobs.sync import RUN_FILE, RunState
 
 
 def run_scheduler(cfg: Config, jobs: list[str] | None, device: str | None, console: Console) -> None:
@@ -95,8 +98,8 @@ def run_once(cfg: Config, name: str, job: JobConfig, *, trigger: str, console: C
                               dry_run=dry_run, console=console)
     finally:
         stop.restore()
-    if outcome.stages:
-        console.print("stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in outcome.stages.items()))
+    if outcome.run_dir and (Path(outcome.run_dir) / RUN_FILE).is_file():
+        console.print(run_summary(RunState.load(Path(outcome.run_dir))))
     if outcome.status == "failed":
         raise typer.Exit(1)
     if outcome.status == "interrupted":

@@ -219,8 +219,8 @@ def _predict(stage: Stage) -> dict[str, Any]:
     candidates.to_parquet(stage.run_dir / CANDIDATES)
     keys.to_parquet(stage.run_dir / TOUCHED)
     stability = jaccard_at_k(before, candidates, exclude=set(change.new) | set(change.edited) | removed)
-    stage.console.print(f"{len(keys)} top-k lists touched; {len(fresh)} candidates written again "
-                        f"(of {len(candidates)}); mean Jaccard@{p.k} of unchanged entities' lists {stability:.3f}")
+    stage.console.print(f"{len(keys):,} top-k lists touched; {len(fresh):,} candidates written again "
+                        f"(of {len(candidates):,}); mean Jaccard@{p.k} of unchanged entities' lists {stability:.3f}")
     return {"touched_lists": len(keys), "candidates_written": len(fresh), "candidates": len(candidates),
             "jaccard_at_k": stability}
 
@@ -275,8 +275,8 @@ def _publish(stage: Stage) -> dict[str, Any]:
         stats={"timings": {s: v.get("seconds", 0.0) for s, v in stage.state.stages.items()},
                "jaccard_at_k": stage.state.stages.get("predict", {}).get("jaccard_at_k")},
         lock_wait_s=stage.config.sync.lock_wait_s)
-    stage.console.print(f"refreshed: {summary.candidates} candidates in {summary.lists} lists and "
-                        f"{summary.embeddings} embeddings written in {summary.seconds:.1f} s")
+    stage.console.print(f"refreshed: {summary.candidates:,} candidates in {summary.lists:,} lists and "
+                        f"{summary.embeddings:,} embeddings written in {summary.seconds:.1f} s")
     return {**asdict(summary), "mode": "one transaction"}
 
 

@@ -34,6 +34,7 @@ from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.errors import ConfigError, Interrupted
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs.summary import describe
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def export_stage(stage: Stage) -> dict[str, Any]:
     manifest = write_snapshot(tables, stage.run_dir / SNAPSHOT,
                               source={"uri": graph.uri, "database": graph.database, "filter": asdict(flt)})
     export_rejections(graph, flt, tables.relations).to_parquet(stage.run_dir / REJECTED)
-    stage.console.print(f"exported {manifest.counts}")
+    stage.console.print(f"exported {describe(manifest.counts)}")
     return {"counts": manifest.counts, "data_hash": manifest.data_hash}
 
 
@@ -274,7 +275,7 @@ def _evaluate(stage: Stage) -> dict[str, Any]:
     from vlkge_graph.training.api import METRICS_FILE
 
     run = stage.trained()
-    result = run.evaluate("test")
+    result = run.evaluate("test", progress=True, console=stage.console)
     metrics = run.metrics("test", result)
     (stage.run_dir / TRAIN / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
     stage.console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
@@ -298,7 +299,7 @@ def _predict(stage: Stage) -> dict[str, Any]:
                                device=run.device)
     candidates["type"] = candidates["relation"].map(type_of)
     candidates.to_parquet(stage.run_dir / CANDIDATES)
-    stage.console.print(f"{len(candidates)} candidate links")
+    stage.console.print(f"{len(candidates):,} candidate links")
     return {"candidates": len(candidates)}
 
 
@@ -331,7 +332,7 @@ def publish_stage(stage: Stage) -> dict[str, Any]:
     candidates = pd.read_parquet(stage.run_dir / CANDIDATES)
     summary = publish(stage.graph, run, entities=entities, embeddings=params.entity_vectors, relations=relations,
                       candidates=candidates, lock_wait_s=config.sync.lock_wait_s)
-    stage.console.print(f"published {summary.candidates} candidates and {summary.embeddings} embeddings "
+    stage.console.print(f"published {summary.candidates:,} candidates and {summary.embeddings:,} embeddings "
                         f"({summary.embedding_property}) in {summary.seconds:.1f} s")
     return {"candidates": summary.candidates, "embeddings": summary.embeddings,
             "embedding_property": summary.embedding_property}

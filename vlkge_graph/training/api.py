@@ -82,7 +82,7 @@ def candidate_pools(data: TrainingData, spec: EvaluationSpec) -> list[CandidateP
 
 def rank_split(model: KGEModel, data: TrainingData, split: str, spec: EvaluationSpec,
                device: torch.device, progress: bool = False, filter_index: FilterIndex | None = None,
-               pools: list[CandidatePools] | None = None) -> RankingResult:
+               pools: list[CandidatePools] | None = None, console: Console | None = None) -> RankingResult:
     """Filtered ranking of ``split`` under the recipe's protocol (filter over every split).
 
     ``filter_index`` / ``pools``: prebuilt ones, so repeated validation does not rebuild them.
@@ -94,7 +94,7 @@ def rank_split(model: KGEModel, data: TrainingData, split: str, spec: Evaluation
     result = rank_queries(model.score_fn(), data.splits[split], filter_index, data.num_entities,
                           directions=spec.directions, filter_mode=spec.filter, ties=spec.ties,
                           block_size=spec.block_size, candidates=pools, device=device,
-                          relation_names=list(data.relation_ids), progress=progress)
+                          relation_names=list(data.relation_ids), progress=progress, console=console)
     model.train(was_training)
     return result
 
@@ -139,9 +139,10 @@ class TrainedRun:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def evaluate(self, split: str = "test", progress: bool = False) -> RankingResult:
-        """Filtered ranking of ``split`` under the recipe's protocol."""
-        return rank_split(self.model, self.data, split, self.recipe.evaluation, self.device, progress)
+    def evaluate(self, split: str = "test", progress: bool = False, console: Console | None = None) -> RankingResult:
+        """Filtered ranking of ``split`` under the recipe's protocol (progress on ``console``)."""
+        return rank_split(self.model, self.data, split, self.recipe.evaluation, self.device, progress,
+                          console=console)
 
     def metrics(self, split: str, result: RankingResult) -> dict[str, Any]:
         return {"recipe": self.recipe.name, "dataset": self.data.name, split: result.to_dict(self.groups(result)),
@@ -231,7 +232,7 @@ def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: st
                       console=console, hard_negatives=hard_negatives, features=features)
     if report.pop("rank") != 0:
         return {}
-    result = run.evaluate("test", progress)
+    result = run.evaluate("test", progress, console)
     metrics = {**run.metrics("test", result), "data": run.data.summary(), "training": report}
     if output is not None:
         (Path(output) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
@@ -274,7 +275,7 @@ def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None
     write ``metrics-<split>.json`` into ``output``."""
     console = console or Console(stderr=True)
     run = load_trained(model_path, dataset=dataset, device=device, progress=progress)
-    result = run.evaluate(split, progress)
+    result = run.evaluate(split, progress, console)
     metrics = run.metrics(split, result)
     if output is not None:
         Path(output).mkdir(parents=True, exist_ok=True)

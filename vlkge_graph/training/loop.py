@@ -17,12 +17,13 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, TextColumn
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from vlkge_graph.evaluation.index import FilterIndex
 from vlkge_graph.models.kge import KGEModel
+from vlkge_graph.progress import bar_columns, shows_bar
 from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
 from vlkge_graph.training.objective import Objective
@@ -195,7 +196,7 @@ class Trainer:
         """One pass over the (shuffled) training examples; returns loss and throughput."""
         self.model.train()
         batches = self._batches()
-        task = bar.add_task(f"epoch {self.state.epoch + 1}", total=len(batches)) if bar else None
+        task = bar.add_task(f"  epoch {self.state.epoch + 1} (batches)", total=len(batches), status="") if bar else None
         start, total, count = time.perf_counter(), torch.zeros((), device=self.device), 0
         for idx in batches:
             total += self._step(idx) * len(idx)
@@ -223,16 +224,19 @@ class Trainer:
         return None if math.isnan(metric) else metric
 
     def fit(self, resume: bool = True) -> TrainState:
-        """Train until ``spec.epochs`` or early stopping; the model ends with the best weights."""
+        """Train until ``spec.epochs`` or early stopping; the model ends with the best weights.
+
+        Rank 0 shows one bar (epochs, loss, last validation MRR; a batch bar inside) on a terminal, else
+        one plain line per epoch (logs, CI)."""
         if resume and self.resume() and self.rank == 0:
-            self.console.log(f"resumed after epoch {self.state.epoch}")
+            self.console.print(f"resumed after epoch {self.state.epoch}")
         spec = self.spec
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())
-        with Progress(*columns, console=self.console, disable=not self.progress, transient=True) as bar:
-            epochs = bar.add_task("training", total=spec.epochs, completed=self.state.epoch)
+        live = self.rank == 0 and shows_bar(self.console, self.progress)
+        columns = (*bar_columns()[:3], TextColumn("{task.fields[status]}"), *bar_columns()[3:])
+        with Progress(*columns, console=self.console, disable=not live) as bar:
+            epochs = bar.add_task("training (epochs)", total=spec.epochs, completed=self.state.epoch, status="")
             while self.state.epoch < spec.epochs and not self.state.stopped_early:
-                record = self.train_epoch(bar)
+                record = self.train_epoch(bar if live else None)
                 self.state.epoch += 1
                 record["epoch"] = self.state.epoch
                 last = self.state.epoch == spec.epochs
@@ -242,15 +246,24 @@ class Trainer:
                         record["valid_mrr"] = metric
                         self._track_best(metric)
                 self.state.history.append(record)
-                if self.rank == 0:
-                    self.console.log(_describe(record))
+                if live:
+                    bar.update(epochs, advance=1, status=self._status(record))
+                elif self.rank == 0:
+                    self.console.print(epoch_line(record, spec.epochs), markup=False, highlight=False)
                 self._save(checkpoint.LAST, self.state_dict())
-                bar.advance(epochs)
         if self.best_model is not None:
             self.model.load_state_dict(self.best_model)
         if self.world > 1:
             dist.barrier()
         return self.state
+
+    def _status(self, record: dict[str, float]) -> str:
+        """The epoch bar's fields: this epoch's loss and the last validation MRR (with its epoch)."""
+        text = f"loss {record['loss']:.4f}"
+        validated = [r for r in self.state.history if "valid_mrr" in r]
+        if validated:
+            text += f"  valid MRR {validated[-1]['valid_mrr']:.4f} (epoch {int(validated[-1]['epoch'])})"
+        return text
 
     def _track_best(self, metric: float) -> None:
         state = self.state
@@ -262,9 +275,9 @@ class Trainer:
             state.stopped_early = True
 
 
-def _describe(record: dict[str, float]) -> str:
-    parts = [f"epoch {int(record['epoch'])}", f"loss {record['loss']:.4f}",
-             f"{record['examples_per_s']:.0f} ex/s", f"{record['seconds']:.1f} s"]
+def epoch_line(record: dict[str, float], epochs: int) -> str:
+    """One epoch as a plain log line: ``epoch 3/50  loss 0.1234  valid MRR 0.4567  12.3 s`` (MRR when validated)."""
+    parts = [f"epoch {int(record['epoch'])}/{epochs}", f"loss {record['loss']:.4f}"]
     if "valid_mrr" in record:
         parts.append(f"valid MRR {record['valid_mrr']:.4f}")
-    return " | ".join(parts)
+    return "  ".join([*parts, f"{record['seconds']:.1f} s"])
