@@ -20,14 +20,22 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from vlkge_graph.core import resolve_device
+from vlkge_graph.core import DIRECTIONS, resolve_device
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import TableSet
+from vlkge_graph.evaluation.calibration import (
+    Calibration,
+    ScoredPairs,
+    calibrate,
+    calibration_metrics,
+    probability,
+    scored_pairs,
+)
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import MODALITY_BUCKETS, RankingResult, modality_bucket_ids
 from vlkge_graph.evaluation.ranking import rank_queries
 from vlkge_graph.models import Features, KGEModel, build_model
-from vlkge_graph.published import PublishedParams
+from vlkge_graph.published import PublishedParams, load_calibration
 from vlkge_graph.snapshot import MANIFEST, read_snapshot
 from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
@@ -37,6 +45,8 @@ from vlkge_graph.training.warm_start import warm_start
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+#: The calibration and its test-split measures (evaluation/calibration.py; the run report reads it).
+CALIBRATION_FILE = "calibration.json"
 #: The ETL recipe ``train --triples`` writes into the output directory (its dataset, re-read by ``evaluate``).
 DATASET_FILE = "dataset.yaml"
 CHECKPOINTS = "checkpoints"
@@ -134,6 +144,8 @@ class TrainedRun:
     data: TrainingData
     tables: TableSet
     recipe: Recipe
+    #: Platt coefficients fitted on the validation split; None: uncalibrated (probability = sigmoid(score)).
+    calibration: Calibration | None = None
 
     @property
     def device(self) -> torch.device:
@@ -143,12 +155,55 @@ class TrainedRun:
         """Filtered ranking of ``split`` under the recipe's protocol."""
         return rank_split(self.model, self.data, split, self.recipe.evaluation, self.device, progress)
 
-    def metrics(self, split: str, result: RankingResult) -> dict[str, Any]:
-        return {"recipe": self.recipe.name, "dataset": self.data.name, split: result.to_dict(self.groups(result)),
+    def metrics(self, split: str, result: RankingResult, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The run record of ``split``: ranking metrics, and with a calibration report (calibration_report)
+        the probabilities' ECE and Brier score."""
+        measured = result.to_dict(self.groups(result))
+        if calibration is not None:
+            measured.update({k: calibration[split][k] for k in ("ece", "brier")})
+        return {"recipe": self.recipe.name, "dataset": self.data.name, split: measured,
                 "environment": _environment(self.device)}
 
     def groups(self, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
         return result_groups(self.model, result, self.recipe.evaluation)
+
+    def scored_pairs(self, split: str) -> ScoredPairs:
+        """The split's queries' true answers and filtered corruptions, as calibration weighs them."""
+        spec = self.recipe.evaluation
+        pools = [self.data.candidate_pools(d, ("train", "valid", "test")) for d in DIRECTIONS] \
+            if spec.candidate_pools else None
+        was_training = self.model.training
+        self.model.eval()
+        pairs = scored_pairs(self.model.score_fn(), self.data.splits[split], self.data.filter_index(),
+                             candidates=pools, filter_mode=spec.filter, device=self.device)
+        self.model.train(was_training)
+        return pairs
+
+    def calibrate(self) -> TrainedRun:
+        """This run with Platt coefficients fitted on its validation split (evaluation/calibration.py);
+        unchanged (uncalibrated) without validation facts."""
+        if not len(self.data.splits["valid"]):
+            return self
+        return replace(self, calibration=calibrate(self.scored_pairs("valid"), list(self.data.relation_ids)))
+
+    def calibration_report(self, split: str = "test") -> dict[str, Any] | None:
+        """``calibration.json``'s content: the coefficients and their ECE, Brier and reliability table on
+        ``split``; None for an uncalibrated run."""
+        if self.calibration is None:
+            return None
+        metrics = calibration_metrics(self.calibration, self.scored_pairs(split), list(self.data.relation_ids))
+        return {**self.calibration.to_dict(), split: metrics}
+
+    @torch.no_grad()
+    def probability(self, head: str, relation: str, tail: str, direction: str = "tail") -> float:
+        """The probability that ``(head, relation, tail)`` is a true fact (entity ids, relation name), from
+        the score of the ``direction`` query, as publish writes it and ``vlkge.probability`` gives it."""
+        ids, relations = list(self.data.entity_ids), list(self.data.relation_ids)
+        h, r, t = ids.index(head), relations.index(relation), ids.index(tail)
+        other = t if direction == "tail" else h
+        query = torch.tensor([[h, r, t]], device=self.device)
+        score = self.model.score_queries(query, direction, self.model.entity_vectors()[[other]])[0, 0]
+        return float(probability(self.calibration, score, relation, direction))
 
     @torch.no_grad()
     def published(self) -> PublishedParams:
@@ -162,7 +217,8 @@ class TrainedRun:
                                relation_ids=list(self.data.relation_ids),
                                entity_vectors=model.entity_vectors().float().cpu().numpy(),
                                relation_vectors=table[:r], inverse_vectors=table[r:2 * r] if model.reciprocal else None,
-                               options=options)
+                               options=options,
+                               calibration=self.calibration.to_dict() if self.calibration is not None else None)
 
 
 def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
@@ -215,7 +271,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
               "warm_start": warm}
     if out is not None and trainer.rank == 0:
         checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
-    return TrainedRun(model.eval(), data, tables, recipe), report
+    run = TrainedRun(model.eval(), data, tables, recipe)
+    return (run.calibrate() if trainer.rank == 0 else run), report
 
 
 def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
@@ -230,11 +287,19 @@ def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: st
     if report.pop("rank") != 0:
         return {}
     result = run.evaluate("test", progress)
-    metrics = {**run.metrics("test", result), "data": run.data.summary(), "training": report}
+    calibration = run.calibration_report("test")
+    metrics = {**run.metrics("test", result, calibration), "data": run.data.summary(), "training": report}
     if output is not None:
         (Path(output) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+        write_calibration(Path(output), calibration)
     console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
     return metrics
+
+
+def write_calibration(directory: Path, report: dict[str, Any] | None) -> None:
+    """``calibration.json`` (see :meth:`TrainedRun.calibration_report`); nothing for an uncalibrated run."""
+    if report is not None:
+        (directory / CALIBRATION_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 def load_trained(model_path: str | Path, *, dataset: str | None = None, device: str | None = None,
@@ -262,7 +327,9 @@ def load_trained(model_path: str | Path, *, dataset: str | None = None, device: 
         features = model_features(tables, recipe, dev, progress)
     model = make_model(recipe, data, features)
     model.load_state_dict(payload["model"])
-    return TrainedRun(model.to(dev).eval(), data, tables, recipe)
+    calibration = load_calibration(path.parent)
+    return TrainedRun(model.to(dev).eval(), data, tables, recipe,
+                      Calibration.from_dict(calibration) if calibration is not None else None)
 
 
 def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None = None,
