@@ -45,7 +45,7 @@ def test_weighted_negative_sample_stands_for_all_negatives() -> None:
                           pairs.directions[keep])
     a, b = fit_platt(sampled.scores, sampled.labels, sampled.weights)
     assert a == pytest.approx(1.0, abs=0.05) and b == pytest.approx(-4.0, abs=0.1)
-    unweighted_a, unweighted_b = fit_platt(sampled.scores, sampled.labels, torch.ones_like(sampled.weights))
+    _, unweighted_b = fit_platt(sampled.scores, sampled.labels, torch.ones_like(sampled.weights))
     assert unweighted_b > b + 2  # without the weights the base rate (and b) would be ~10x too high
     truth = float(pairs.labels.double().mean())
     assert calibrate(sampled, ["r"]).base_rate == pytest.approx(truth, rel=0.05)

@@ -302,6 +302,15 @@ def write_calibration(directory: Path, report: dict[str, Any] | None) -> None:
         (directory / CALIBRATION_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
+def saved_calibration(directory: Path) -> Calibration | None:
+    """The calibration saved with a trained model: with its published parameters (a sync's train stage), else
+    in ``calibration.json`` (``vlkge-graph train``); None for a run trained before calibration existed."""
+    saved = load_calibration(directory)
+    if saved is None and (directory / CALIBRATION_FILE).is_file():
+        saved = json.loads((directory / CALIBRATION_FILE).read_text(encoding="utf-8"))
+    return Calibration.from_dict(saved) if saved is not None else None
+
+
 def load_trained(model_path: str | Path, *, dataset: str | None = None, device: str | None = None,
                  progress: bool = False, features: Features | None = None,
                  tables: TableSet | None = None) -> TrainedRun:
@@ -327,9 +336,7 @@ def load_trained(model_path: str | Path, *, dataset: str | None = None, device: 
         features = model_features(tables, recipe, dev, progress)
     model = make_model(recipe, data, features)
     model.load_state_dict(payload["model"])
-    calibration = load_calibration(path.parent)
-    return TrainedRun(model.to(dev).eval(), data, tables, recipe,
-                      Calibration.from_dict(calibration) if calibration is not None else None)
+    return TrainedRun(model.to(dev).eval(), data, tables, recipe, saved_calibration(path.parent))
 
 
 def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None = None,
@@ -340,7 +347,7 @@ def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None
     console = console or Console(stderr=True)
     run = load_trained(model_path, dataset=dataset, device=device, progress=progress)
     result = run.evaluate(split, progress)
-    metrics = run.metrics(split, result)
+    metrics = run.metrics(split, result, run.calibration_report(split))
     if output is not None:
         Path(output).mkdir(parents=True, exist_ok=True)
         (Path(output) / f"metrics-{split}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
