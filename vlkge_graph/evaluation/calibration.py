@@ -30,7 +30,7 @@ from vlkge_graph.evaluation.ranking import ScoreFn, score_blocks
 MIN_POSITIVES = 20
 #: Negatives kept per query when a split's query x candidate pairs exceed :data:`ALL_PAIRS`.
 SAMPLE = 256
-ALL_PAIRS = 2**24
+ALL_PAIRS = 2**22  # about 4 million pairs, 140 MB of scored pairs
 #: Equal-width probability bins of the reliability table and the expected calibration error.
 BINS = 15
 SEED = 0
