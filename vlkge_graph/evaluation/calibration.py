@@ -15,7 +15,7 @@ reliability table). Scores come from the evaluation's own scoring loop (:func:`r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from torch import Tensor
 
 from vlkge_graph.core import DIRECTIONS
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
-from vlkge_graph.evaluation.ranking import ScoreFn, score_blocks
+from vlkge_graph.evaluation.ranking import ScoredBlock, ScoreFn, score_blocks
 
 #: A relation and direction with fewer validation positives than this uses the direction's pooled fit.
 MIN_POSITIVES = 20
@@ -118,10 +118,20 @@ def scored_pairs(score_fn: ScoreFn, triples: Tensor, filter_index: FilterIndex, 
     if sample is None and len(triples) * len(DIRECTIONS) * n > ALL_PAIRS:
         sample = SAMPLE
     mode = "strict" if filter_mode == "none" else filter_mode  # corruptions must not be true answers
+    with torch.inference_mode():
+        parts = _pairs(score_blocks(score_fn, triples, filter_index, n, directions=DIRECTIONS, filter_mode=mode,
+                                    candidates=candidates, device=device), sample, seed)
+    if not parts:
+        empty = torch.empty(0)
+        return ScoredPairs(empty.double(), empty.bool(), empty.double(), empty.long(), empty.long())
+    return ScoredPairs(*(torch.cat(c).cpu() for c in zip(*parts, strict=True)))
+
+
+def _pairs(blocks: Iterator[ScoredBlock], sample: int | None, seed: int) -> list[tuple[Tensor, ...]]:
+    """Per block: (scores, labels, weights, relations, directions) of its true answers and corruptions."""
     parts: list[tuple[Tensor, ...]] = []
     generator: torch.Generator | None = None
-    for block in score_blocks(score_fn, triples, filter_index, n, directions=DIRECTIONS, filter_mode=mode,
-                              candidates=candidates, device=device):
+    for block in blocks:
         rows = torch.arange(len(block.targets), device=block.scores.device)
         everyone = torch.ones_like(block.scores, dtype=torch.bool)
         negative = block.allowed.clone() if block.allowed is not None else everyone
@@ -149,10 +159,7 @@ def scored_pairs(score_fn: ScoreFn, triples: Tensor, filter_index: FilterIndex, 
         weight = torch.cat([torch.ones(len(rows), dtype=torch.float64, device=q.device), weight])
         direction = torch.full_like(q, DIRECTIONS.index(block.direction))
         parts.append((block.scores[q, e].double(), labels, weight, block.queries[q, 1], direction))
-    if not parts:
-        empty = torch.empty(0)
-        return ScoredPairs(empty.double(), empty.bool(), empty.double(), empty.long(), empty.long())
-    return ScoredPairs(*(torch.cat(c).cpu() for c in zip(*parts, strict=True)))
+    return parts
 
 
 def fit_platt(scores: Tensor, labels: Tensor, weights: Tensor, steps: int = 200) -> tuple[float, float]:

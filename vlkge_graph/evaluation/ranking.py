@@ -155,7 +155,8 @@ def score_blocks(
 
     The one scoring loop of evaluation: ranking (:func:`rank_queries`) and probability calibration
     (``evaluation/calibration.py``) read the same scores, filter and pools. Arguments as in
-    :func:`rank_queries`; runs under ``torch.inference_mode``.
+    :func:`rank_queries`. Callers iterate it under ``torch.inference_mode`` (a generator must not set that
+    thread-wide mode itself: abandoned midway, it would restore a stale mode whenever it is collected).
     """
     if filter_mode not in FILTER_MODES:
         raise ValueError(f"filter_mode must be one of {FILTER_MODES}, not {filter_mode!r}")
@@ -176,7 +177,7 @@ def score_blocks(
     index = filter_index.to(device) if filter_index is not None and filter_mode != "none" else None
     pools = {d: p.to(device) for d, p in _pools_by_direction(candidates).items()}
     block = block_size or default_block_size(num_entities)
-    with Progress(disable=not progress, transient=True) as bar, torch.inference_mode():
+    with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("scoring", total=len(triples) * len(directions))
         for direction in directions:
             _, answer_col = direction_columns(direction)

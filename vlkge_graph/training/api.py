@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,13 @@ def make_model(recipe: Recipe, data: TrainingData, features: Features | None) ->
                        projection=spec.projection)
 
 
-def candidate_pools(data: TrainingData, spec: EvaluationSpec) -> list[CandidatePools] | None:
-    """The protocol's answer pools: per relation, every answer it has in any split (WikiArt)."""
+def candidate_pools(data: TrainingData, spec: EvaluationSpec,
+                    directions: Sequence[str] | None = None) -> list[CandidatePools] | None:
+    """The protocol's answer pools: per relation, every answer it has in any split (WikiArt); for the
+    protocol's directions, or ``directions``."""
     if not spec.candidate_pools:
         return None
-    return [data.candidate_pools(d, ("train", "valid", "test")) for d in spec.directions]
+    return [data.candidate_pools(d, ("train", "valid", "test")) for d in directions or spec.directions]
 
 
 def rank_split(model: KGEModel, data: TrainingData, split: str, spec: EvaluationSpec,
@@ -170,8 +173,7 @@ class TrainedRun:
     def scored_pairs(self, split: str) -> ScoredPairs:
         """The split's queries' true answers and filtered corruptions, as calibration weighs them."""
         spec = self.recipe.evaluation
-        pools = [self.data.candidate_pools(d, ("train", "valid", "test")) for d in DIRECTIONS] \
-            if spec.candidate_pools else None
+        pools = candidate_pools(self.data, spec, DIRECTIONS)
         was_training = self.model.training
         self.model.eval()
         pairs = scored_pairs(self.model.score_fn(), self.data.splits[split], self.data.filter_index(),
