@@ -3,6 +3,8 @@ are folded into the active run without training, in one transaction."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +29,7 @@ from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.changes import detect_changes
 from vlkge_graph.jobs.refresh import refresh
 from vlkge_graph.jobs.sync import sync
+from vlkge_graph.published import PublishedParams
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -127,6 +130,27 @@ def test_visible_state_is_the_refresh_runs_candidate_table(graph: Graph, refresh
 def test_after_a_refresh_nothing_changed(graph: Graph, refreshed) -> None:
     _, cfg, _, _, _, _ = refreshed
     assert not detect_changes(graph, cfg.sync).changed
+
+
+def test_a_refresh_keeps_its_parents_calibration(graph: Graph, refreshed) -> None:
+    """The folded model keeps the parent's relations, so its probabilities are the parent's calibration of
+    its scores: in its published parameters, on its relation nodes, and on the candidates it wrote."""
+    label, cfg, first, state, _, _ = refreshed
+    runs = Path(cfg.sync.runs_dir)
+    parent = json.loads((runs / first.run_id / "train" / "calibration.json").read_text())
+    params = PublishedParams.load(runs / state.run_id / "train")
+    assert params.calibration is not None and params.calibration["relations"] == parent["relations"]
+    stored = graph.query("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation) "
+                         "RETURN x.relation AS relation, x.calibration AS c", run=state.run_id)
+    assert stored and all(r["c"] == pytest.approx(params.relation_calibration(r["relation"])) for r in stored)
+    rows = pd.DataFrame(graph.query(
+        f"MATCH (r:VlkgeRun {{run_id: $run}}) MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation}}]->() "
+        "WHERE h.id STARTS WITH 'country:NEW' RETURN c.relation AS relation, c.direction AS direction, "
+        "c.score AS score, c.probability AS probability", run=state.run_id))
+    assert len(rows) and set(rows["direction"]) == {"tail"}
+    coefficients = rows["relation"].map(lambda name: params.relation_calibration(name)[:2])
+    expected = [1 / (1 + math.exp(-(a * s + b))) for (a, b), s in zip(coefficients, rows["score"], strict=True)]
+    assert np.allclose(rows["probability"], expected, atol=1e-9)
 
 
 def test_a_refresh_that_dies_in_its_transaction_leaves_the_parent_and_the_rerun_converges(

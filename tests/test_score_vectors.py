@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from vlkge_graph.models import BACKBONES
-from vlkge_graph.models.test_vectors import CASES, DEFAULT_PATH, build_backbone, expected_scores, generate
+from vlkge_graph.models.test_vectors import (
+    CASES,
+    DEFAULT_PATH,
+    build_backbone,
+    calibration_cases,
+    expected_scores,
+    generate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,14 @@ def test_reciprocal_head_query_is_the_tail_query_with_the_inverse_relation(docum
 
 def test_generator_is_deterministic() -> None:
     assert generate(seed=7, dim=4, count=2) == generate(seed=7, dim=4, count=2)
+
+
+def test_committed_calibrated_probabilities_match_python(document: dict) -> None:
+    """The plugin's relation nodes apply these coefficients: its JUnit test checks the same probabilities."""
+    from vlkge_graph.evaluation.calibration import platt
+
+    assert document["calibration"] == calibration_cases()
+    for case in document["calibration"]:
+        scores = torch.tensor(case["scores"], dtype=torch.float64)
+        assert platt(scores, case["a"], case["b"]).tolist() == pytest.approx(case["probabilities"], abs=1e-15)
+        assert all(0.0 <= p <= 1.0 for p in case["probabilities"])

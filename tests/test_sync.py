@@ -183,18 +183,10 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
     """Every vlkge.* procedure on the synced graph agrees with the Python model of the published run."""
     import torch
 
-    from vlkge_graph.graph.server import PROJECT_PLUGIN_DIR
     from vlkge_graph.training.api import load_trained
 
     label, _, state, _, run_dir = synced
-    names = {r["name"] for r in graph.query("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'vlkge.' RETURN name")}
-    if "vlkge.predict" not in names:
-        if not any(PROJECT_PLUGIN_DIR.glob("vlkge-procedures*.jar")):
-            pytest.skip("the vlkge.* procedures are not installed in the test server: the plugin jar is not built "
-                        "(run scripts/build-plugin.sh before the test session)")
-        pytest.skip(f"the vlkge.* procedures are not installed in the test server at {graph.uri}: it was started "
-                    "before the plugin jar was built, or is not the project's server (build the jar with "
-                    "scripts/build-plugin.sh before the test session)")
+    require_plugin(graph)
     trained = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
     model, data = trained.model.double(), trained.data
     ent = list(data.entity_ids)
@@ -288,6 +280,85 @@ def test_procedures_after_sync(graph: Graph, synced) -> None:
         proposed = graph.query(f"MATCH {node} CALL vlkge.predict(n, 'NEIGHBOR_OF', {{k: 1000}}) YIELD node "
                                "RETURN collect(node.id) AS ids", id=pair["head"])[0]["ids"]
         assert pair["tail"] not in proposed  # now a fact, or rejected: never proposed again
+
+
+def require_plugin(graph: Graph) -> None:
+    """Skip, saying why, when the test server has no vlkge.* procedures."""
+    from vlkge_graph.graph.server import PROJECT_PLUGIN_DIR
+
+    names = {r["name"] for r in graph.query("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'vlkge.' RETURN name")}
+    if "vlkge.predict" not in names:
+        if not any(PROJECT_PLUGIN_DIR.glob("vlkge-procedures*.jar")):
+            pytest.skip("the vlkge.* procedures are not installed in the test server: the plugin jar is not built "
+                        "(run scripts/build-plugin.sh before the test session)")
+        pytest.skip(f"the vlkge.* procedures are not installed in the test server at {graph.uri}: it was started "
+                    "before the plugin jar was built, or is not the project's server (build the jar with "
+                    "scripts/build-plugin.sh before the test session)")
+
+
+def readme_threshold_query() -> str:
+    """The README's query of candidates above a probability threshold (the block that filters on it)."""
+    from vlkge_graph.etl.sources import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```cypher\n")[1:]]
+    return next(b for b in blocks if "c.probability >" in b)
+
+
+def test_one_calibrated_probability_per_pair(graph: Graph, synced) -> None:
+    """Publish, the Python API and the plugin give one probability per pair: the calibration fitted on the
+    validation split (train/calibration.json), stored on the relation nodes; the README's threshold query
+    returns rows; ECE and Brier are in the run record."""
+    from vlkge_graph.training.api import load_trained
+
+    label, _, state, _, run_dir = synced
+    report = json.loads((run_dir / "train" / "calibration.json").read_text())
+    assert (report["method"], report["fitted_on"]) == ("platt", "valid") and 0 < report["base_rate"] < 0.05
+    fits = report["relations"]["neighbor_of"]
+    assert set(fits) == {"tail", "head"} and set(fits["tail"]) == {"a", "b", "positives", "pooled"}
+    assert not fits["tail"]["pooled"] and fits["tail"]["positives"] >= 20 and fits["tail"]["a"] > 0
+    test = report["test"]
+    print({k: round(v, 4) for k, v in test.items() if k != "bins"})
+    assert set(test) == {"ece", "brier", "ece_uncalibrated", "brier_uncalibrated", "bins"}
+    assert test["ece"] < test["ece_uncalibrated"] and test["brier"] < test["brier_uncalibrated"]
+    assert {k for b in test["bins"] for k in b} == {"lo", "hi", "mean_predicted", "observed", "weight"}
+    record = graph.query("MATCH (r:VlkgeRun {run_id: $run}) RETURN r.metrics AS m", run=state.run_id)
+    recorded = json.loads(record[0]["m"])
+    assert (recorded["ece"], recorded["brier"]) == (test["ece"], test["brier"])
+    stored = graph.query("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(x:VlkgeRelation "
+                         "{relation: 'neighbor_of'}) RETURN x.calibration AS c", run=state.run_id)[0]["c"]
+    assert stored == pytest.approx([fits[d][k] for d in ("tail", "head") for k in ("a", "b")])
+
+    rows = graph.query(readme_threshold_query().replace("MATCH (r:VlkgeRun {active: true})",
+                                                        "MATCH (r:VlkgeRun {run_id: $run})"), run=state.run_id)
+    print(f"README threshold query: {len(rows)} rows, e.g. {rows[:3]}")
+    assert rows, "the README's threshold query returns no rows on a Countries-MM sync"
+
+    require_plugin(graph)
+    trained = load_trained(run_dir / "train", dataset=str(run_dir / "snapshot"), device="cpu")
+    assert trained.calibration is not None and trained.calibration.to_dict()["relations"] == report["relations"]
+    published = graph.query(
+        f"MATCH (r:VlkgeRun {{run_id: $run}}) MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation, "
+        "relation: 'neighbor_of'}]->(t) WHERE c.rank = 1 AND NOT (h)-[:NEIGHBOR_OF]->(t) "  # hidden facts: not live
+        "RETURN h.id AS h, t.id AS t, c.probability AS p ORDER BY c.probability DESC LIMIT 5", run=state.run_id)
+    assert len(published) == 5
+    pair = f"MATCH (h:`{label}` {{id: $h}}), (t:`{label}` {{id: $t}}) "
+    for row in published:
+        python = trained.probability(row["h"], "neighbor_of", row["t"])
+        plugin = graph.query(pair + "RETURN vlkge.probability(h, 'NEIGHBOR_OF', t) AS p", h=row["h"], t=row["t"])
+        live = graph.query(f"MATCH (n:`{label}` {{id: $h}}) CALL vlkge.predict(n, 'NEIGHBOR_OF', {{k: 1000}}) "
+                           "YIELD node, probability WHERE node.id = $t RETURN probability AS p", h=row["h"], t=row["t"])
+        assert len(live) == 1
+        assert row["p"] == pytest.approx(python, abs=1e-5) == pytest.approx(plugin[0]["p"], abs=1e-5)
+        assert live[0]["p"] == pytest.approx(python, abs=1e-5)
+    head, tail = published[0]["h"], published[0]["t"]  # the head query (?, r, tail): its own score and coefficients
+    python = trained.probability(head, "neighbor_of", tail, direction="head")
+    plugin = graph.query(pair + "RETURN vlkge.probability(h, 'NEIGHBOR_OF', t, '', 'head') AS p", h=head, t=tail)
+    assert plugin[0]["p"] == pytest.approx(python, abs=1e-5)
+    live = graph.query(f"MATCH (n:`{label}` {{id: $t}}) CALL vlkge.predict(n, 'NEIGHBOR_OF', "
+                       "{k: 1000, direction: 'head'}) YIELD node, probability WHERE node.id = $h "
+                       "RETURN probability AS p", h=head, t=tail)
+    assert live and live[0]["p"] == pytest.approx(python, abs=1e-5)
 
 
 def test_publish_stage_reads_artifacts_only(graph: Graph, synced) -> None:

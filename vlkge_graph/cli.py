@@ -221,8 +221,10 @@ def demo(
         state = run_sync(graph, cfg, device=device, console=console)
         console.print(run_summary(state))
         print_rows(graph.query(DEMO_QUERY, run_id=state.run_id), "predicted links (top by probability)")
-    console.print("All predicted links, in Neo4j Browser or cypher-shell:\n"
-                  "  MATCH (h)-[c:VLKGE_CANDIDATE]->(t) RETURN h.name, c.relation, t.name, c.score, c.probability\n"
+    console.print("The predicted links more likely true than not (calibrated probability), in Neo4j Browser or "
+                  "cypher-shell:\n"
+                  "  MATCH (r:VlkgeRun {active: true}) MATCH (h)-[c:VLKGE_CANDIDATE {generation: r.generation}]->(t)\n"
+                  "  WHERE c.probability > 0.5 RETURN h.name, c.relation, t.name, c.score, c.probability\n"
                   "  ORDER BY c.probability DESC LIMIT 25\n"
                   "Stop the local server with `vlkge-graph neo4j stop`.", markup=False)
 

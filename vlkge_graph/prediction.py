@@ -18,6 +18,7 @@ from torch import Tensor
 
 from vlkge_graph.core import BLOCK_ELEMENTS
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
+from vlkge_graph.evaluation.calibration import Calibration, probability
 from vlkge_graph.evaluation.index import FilterIndex, direction_columns
 from vlkge_graph.models.kge import KGEModel
 from vlkge_graph.progress import track
@@ -28,21 +29,18 @@ from vlkge_graph.training.data import TrainingData
 def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[str], *,
                   relations: Sequence[str] | None = None, directions: Sequence[str] = ("tail",), k: int = 10,
                   min_score: float | None = None, constrain_labels: bool = True,
-                  exclude: Sequence[Tensor] = (), probability: str = "sigmoid",
+                  exclude: Sequence[Tensor] = (), calibration: Calibration | None = None,
                   device: str | torch.device = "cpu",
                   only: Mapping[tuple[str, str], Tensor] | None = None, progress: bool = True,
                   console: Console | None = None) -> pd.DataFrame:
     """Candidates as a DataFrame with CANDIDATE_COLUMNS (entity ids and relation names).
 
     Known facts of every split and the ``exclude`` triples (e.g. rejected candidates) are never
-    proposed; nor are self-links. ``probability``: ``sigmoid`` of the score for pointwise-trained
-    models (logistic, BCE losses), ``softmax`` over all entities for models trained with cross-entropy
-    against every entity, whose scores are logits of that distribution. ``only``: per (relation, direction),
+    proposed; nor are self-links. ``probability`` is the run's ``calibration`` of the score
+    (evaluation/calibration.py; ``sigmoid(score)`` without one). ``only``: per (relation, direction),
     the query entities whose lists are wanted (a refresh recomputes the lists a change touched); others
     are skipped. ``progress``: per relation, a bar (or plain lines) on ``console`` (default stderr).
     """
-    if probability not in ("sigmoid", "softmax"):
-        raise ValueError(f"probability must be 'sigmoid' or 'softmax', not {probability!r}")
     model = model.to(device).eval()
     known = [data.splits[s] for s in data.splits] + [torch.as_tensor(x).reshape(-1, 3) for x in exclude]
     index = FilterIndex.from_triples(known, data.num_entities, data.num_relations).to(device)
@@ -68,14 +66,14 @@ def predict_links(model: KGEModel, data: TrainingData, entity_labels: Sequence[s
             if only is not None:
                 anchors = anchors[torch.isin(anchors, only.get((name, direction), anchors[:0]).to(device))]
             frames.append(_topk(model, vectors, index, anchors, allowed, r, direction, k, min_score, data, name,
-                                probability))
+                                calibration))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(CANDIDATE_COLUMNS))
     return out
 
 
 def _topk(model: KGEModel, vectors: Tensor, index: FilterIndex, anchors: Tensor, allowed: Tensor, r: int,
           direction: str, k: int, min_score: float | None, data: TrainingData, name: str,
-          probability: str) -> pd.DataFrame:
+          calibration: Calibration | None) -> pd.DataFrame:
     anchor_col, _ = direction_columns(direction)
     n = data.num_entities
     block = max(1, BLOCK_ELEMENTS // max(1, n))
@@ -86,7 +84,6 @@ def _topk(model: KGEModel, vectors: Tensor, index: FilterIndex, anchors: Tensor,
         queries = torch.zeros(len(a), 3, dtype=torch.long, device=a.device)
         queries[:, anchor_col], queries[:, 1] = a, r
         scores = model.score_queries(queries, direction, vectors).float()
-        log_norm = torch.logsumexp(scores, dim=1, keepdim=True)  # softmax over every entity, before masking
         scores[:, ~allowed] = float("-inf")
         q_rows, answers = index.answers(queries, direction)
         scores[q_rows, answers] = float("-inf")
@@ -96,7 +93,7 @@ def _topk(model: KGEModel, vectors: Tensor, index: FilterIndex, anchors: Tensor,
         top, idx = scores.topk(k, dim=1)
         keep = torch.isfinite(top) if min_score is None else torch.isfinite(top) & (top >= min_score)
         ranks = torch.arange(1, k + 1, device=a.device).expand_as(idx)
-        prob = torch.sigmoid(top) if probability == "sigmoid" else torch.exp(top - log_norm)
+        prob = probability(calibration, top, name, direction)
         rows.append(tuple(x[keep].cpu().numpy() for x in (a[:, None].expand_as(idx), idx, top, ranks, prob)))
     if not rows:
         return pd.DataFrame(columns=list(CANDIDATE_COLUMNS))

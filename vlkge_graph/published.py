@@ -35,6 +35,16 @@ class PublishedParams:
     inverse_vectors: np.ndarray | None = None  # [R, relation width]: reciprocal runs' head-query relations
     #: Run-level backbone options the plugin reads from the run node (e.g. TransE ``gamma``, ``p``, ``normalize``).
     options: dict[str, Any] = field(default_factory=dict)
+    #: The run's probability calibration in its JSON form (``Calibration.to_dict``, evaluation/calibration.py);
+    #: None for an uncalibrated run, whose probabilities are sigmoid(score).
+    calibration: dict[str, Any] | None = None
+
+    def relation_calibration(self, relation: str) -> list[float] | None:
+        """``[tail_a, tail_b, head_a, head_b]`` of ``relation`` (its relation node's ``calibration``), or None."""
+        if self.calibration is None:
+            return None
+        fits = self.calibration["relations"][relation]
+        return [float(fits[d][k]) for d in ("tail", "head") for k in ("a", "b")]
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -46,11 +56,13 @@ class PublishedParams:
             np.savez(handle, **arrays)
         tmp.replace(directory / ARRAYS_FILE)
         meta = {"backbone": self.backbone, "dim": self.dim, "reciprocal": self.reciprocal,
-                "entity_ids": self.entity_ids, "relation_ids": self.relation_ids, "options": self.options}
+                "entity_ids": self.entity_ids, "relation_ids": self.relation_ids, "options": self.options,
+                "calibration": self.calibration}
         (directory / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> PublishedParams:
+        """The parameters a train stage saved; those saved before calibration existed load uncalibrated."""
         try:
             meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
             with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
@@ -60,3 +72,14 @@ class PublishedParams:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{directory}: no readable published parameters ({META_FILE}, {ARRAYS_FILE}); "
                             f"run the train stage again: {exc}") from exc
+
+
+def load_calibration(directory: Path) -> dict[str, Any] | None:
+    """The calibration saved with a run's published parameters in ``directory``; None when there is none."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    except ValueError as exc:
+        raise DataError(f"{directory / META_FILE} is not valid JSON: {exc}") from exc
+    return meta.get("calibration")

@@ -8,7 +8,8 @@ never written to) and, with candidate pools, ignores entities outside the relati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from rich.console import Console
@@ -126,6 +127,75 @@ def _pools_by_direction(
     return by_dir
 
 
+@dataclass(frozen=True)
+class ScoredBlock:
+    """One block of queries scored against every entity, with what filtering and pools say about it."""
+
+    direction: str
+    queries: torch.Tensor  # [B, 3] the evaluated triples
+    targets: torch.Tensor  # [B] each query's true answer
+    scores: torch.Tensor  # [B, num_entities]
+    known: tuple[torch.Tensor, torch.Tensor] | None  # (row, entity) known true answers (the filter)
+    allowed: torch.Tensor | None  # [B, num_entities] candidate-pool mask, None: every entity
+
+
+def score_blocks(
+    score_fn: ScoreFn,
+    triples: torch.Tensor,
+    filter_index: FilterIndex | None,
+    num_entities: int | None = None,
+    *,
+    directions: Sequence[str] = DIRECTIONS,
+    filter_mode: str = "strict",
+    block_size: int | None = None,
+    candidates: CandidatePools | Sequence[CandidatePools] | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+    console: Console | None = None,
+    label: str = "scoring",
+) -> Iterator[ScoredBlock]:
+    """Every (triple, direction) query of ``triples`` scored against all entities, block by block.
+
+    The one scoring loop of evaluation: ranking (:func:`rank_queries`) and probability calibration
+    (``evaluation/calibration.py``) read the same scores, filter and pools. Arguments as in
+    :func:`rank_queries`. Callers iterate it under ``torch.inference_mode`` (a generator must not set that
+    thread-wide mode itself: abandoned midway, it would restore a stale mode whenever it is collected).
+    """
+    if filter_mode not in FILTER_MODES:
+        raise ValueError(f"filter_mode must be one of {FILTER_MODES}, not {filter_mode!r}")
+    if filter_mode != "none" and filter_index is None:
+        raise ValueError(f"filter_mode={filter_mode!r} needs a filter_index")
+    if num_entities is None:
+        if filter_index is None:
+            raise ValueError("num_entities is required without a filter_index")
+        num_entities = filter_index.num_entities
+    if filter_index is not None and filter_index.num_entities != num_entities:
+        raise ValueError(f"filter index has {filter_index.num_entities} entities, not {num_entities}")
+    for d in directions:
+        direction_columns(d)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    triples = torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3).to(device)
+    if len(triples) and (triples.min() < 0 or triples[:, [0, 2]].max() >= num_entities):
+        raise ValueError(f"triples name entity ids outside [0, {num_entities})")
+    index = filter_index.to(device) if filter_index is not None and filter_mode != "none" else None
+    pools = {d: p.to(device) for d, p in _pools_by_direction(candidates).items()}
+    block = block_size or default_block_size(num_entities)
+    with tracked(label, len(triples) * len(directions), console=console, enabled=progress) as bar:
+        for direction in directions:
+            _, answer_col = direction_columns(direction)
+            for start in range(0, len(triples), block):
+                queries = triples[start:start + block]
+                scores = score_fn(queries, direction)
+                if scores.shape != (len(queries), num_entities):
+                    raise ValueError(f"score_fn returned {tuple(scores.shape)}, "
+                                     f"expected {(len(queries), num_entities)}")
+                known = index.answers(queries, direction, filter_mode) if index is not None else None
+                pool = pools.get(direction)
+                allowed = pool.mask(queries[:, 1], num_entities) if pool is not None else None
+                yield ScoredBlock(direction, queries, queries[:, answer_col], scores, known, allowed)
+                bar.advance(len(queries))
+
+
 def rank_queries(
     score_fn: ScoreFn,
     triples: torch.Tensor,
@@ -153,49 +223,21 @@ def rank_queries(
     (CUDA when the model is there; CPU by default). The returned ranks are on the CPU. ``progress``: a bar
     (or plain lines) on ``console``, default stderr.
     """
-    if filter_mode not in FILTER_MODES:
-        raise ValueError(f"filter_mode must be one of {FILTER_MODES}, not {filter_mode!r}")
     if ties not in TIE_POLICIES:
         raise ValueError(f"ties must be one of {TIE_POLICIES}, not {ties!r}")
-    if filter_mode != "none" and filter_index is None:
-        raise ValueError(f"filter_mode={filter_mode!r} needs a filter_index")
-    if num_entities is None:
-        if filter_index is None:
-            raise ValueError("num_entities is required without a filter_index")
-        num_entities = filter_index.num_entities
-    if filter_index is not None and filter_index.num_entities != num_entities:
-        raise ValueError(f"filter index has {filter_index.num_entities} entities, not {num_entities}")
-    for d in directions:
-        direction_columns(d)
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    triples = torch.as_tensor(triples, dtype=torch.long).reshape(-1, 3).to(device)
-    if len(triples) and (triples.min() < 0 or triples[:, [0, 2]].max() >= num_entities):
-        raise ValueError(f"triples name entity ids outside [0, {num_entities})")
-    index = filter_index.to(device) if filter_index is not None and filter_mode != "none" else None
-    pools = {d: p.to(device) for d, p in _pools_by_direction(candidates).items()}
-    block = block_size or default_block_size(num_entities)
-
+    blocks = score_blocks(score_fn, triples, filter_index, num_entities, directions=directions,
+                          filter_mode=filter_mode, block_size=block_size, candidates=candidates, device=device,
+                          progress=progress, console=console, label="ranking")
     parts: list[tuple[torch.Tensor, ...]] = []
-    workspace = torch.empty(min(block, len(triples)) * num_entities, dtype=counting_dtype(num_entities),
-                            device=device)
-    with (tracked("ranking", len(triples) * len(directions), console=console, enabled=progress) as bar,
-          torch.inference_mode()):
-        for direction in directions:
-            _, answer_col = direction_columns(direction)
-            for start in range(0, len(triples), block):
-                queries = triples[start:start + block]
-                targets = queries[:, answer_col]
-                scores = score_fn(queries, direction)
-                if scores.shape != (len(queries), num_entities):
-                    raise ValueError(f"score_fn returned {tuple(scores.shape)}, "
-                                     f"expected {(len(queries), num_entities)}")
-                known = index.answers(queries, direction, filter_mode) if index is not None else None
-                pool = pools.get(direction)
-                allowed = pool.mask(queries[:, 1], num_entities) if pool is not None else None
-                opt, pess, options = rank_block(scores, targets, known, allowed, workspace=workspace)
-                dir_ids = torch.full_like(targets, DIRECTIONS.index(direction))
-                parts.append((queries, dir_ids, opt, pess, options))
-                bar.advance(len(queries))
+    workspace: torch.Tensor | None = None
+    with torch.inference_mode():
+        for b in blocks:
+            if workspace is None:  # sized by the first (largest) block, reused by the others
+                workspace = torch.empty(b.scores.numel(), dtype=counting_dtype(b.scores.shape[1]),
+                                        device=b.scores.device)
+            opt, pess, options = rank_block(b.scores, b.targets, b.known, b.allowed, workspace=workspace)
+            dir_ids = torch.full_like(b.targets, DIRECTIONS.index(b.direction))
+            parts.append((b.queries, dir_ids, opt, pess, options))
 
     if parts:
         columns = [torch.cat(c).cpu() for c in zip(*parts, strict=True)]

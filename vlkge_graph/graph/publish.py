@@ -95,12 +95,17 @@ class RelationParams:
     type: str
     vector: Sequence[float]
     inverse_vector: Sequence[float] | None = None  # reciprocal models only
+    #: ``[tail_a, tail_b, head_a, head_b]``: probability = sigmoid(a * score + b) of the query direction's
+    #: score; None for an uncalibrated run (the plugin then gives sigmoid(score)).
+    calibration: Sequence[float] | None = None
 
     def properties(self) -> dict[str, Any]:
         props: dict[str, Any] = {"relation": self.relation, "type": self.type,
                                  "vector": [float(x) for x in self.vector]}
         if self.inverse_vector is not None:
             props["inverse_vector"] = [float(x) for x in self.inverse_vector]
+        if self.calibration is not None:
+            props["calibration"] = [float(x) for x in self.calibration]
         return props
 
 

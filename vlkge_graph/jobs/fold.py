@@ -39,4 +39,4 @@ def fold(base: TrainedRun, tables: TableSet, features: Features | None) -> Train
     if unknown:
         raise DataError(f"cannot fold into the trained model: parameters {sorted(unknown)} have no place")
     model.load_state_dict(folded)
-    return TrainedRun(model.to(base.device).eval(), data, tables, base.recipe)
+    return TrainedRun(model.to(base.device).eval(), data, tables, base.recipe, base.calibration)  # relations unchanged

@@ -202,7 +202,7 @@ def _predict(stage: Stage) -> dict[str, Any]:
     fresh = predict_links(run.model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
                           min_score=p.min_score, constrain_labels=p.constrain_labels,
                           exclude=[rejected] if len(rejected) else [],
-                          probability="softmax" if run.recipe.training.loss == "cross_entropy" else "sigmoid",
+                          calibration=run.calibration,
                           device=run.device, only=only)
     fresh["type"] = fresh["relation"]
     ids = list(data.entity_ids)

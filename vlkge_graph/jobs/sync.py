@@ -5,8 +5,9 @@ Each stage reads the artifacts of the earlier ones from the run directory and wr
 ==========  =====================================================================================
 export      ``snapshot/`` (entities, relations, triples, manifest), ``rejected.parquet``
 encode      ``features/`` (one matrix and presence mask per modality; the encoder cache is reused)
-train       ``train/model.pt`` (+ checkpoints) and ``train/published.*`` (the parameters the plugin scores)
-evaluate    ``train/metrics.json`` (the test split under the recipe's protocol)
+train       ``train/model.pt`` (+ checkpoints), ``train/published.*`` (the parameters the plugin scores, with the
+            probability calibration fitted on the validation split)
+evaluate    ``train/metrics.json`` (the test split under the recipe's protocol), ``train/calibration.json``
 predict     ``candidates.parquet``
 publish     the new generation in Neo4j (the only stage that writes there; see graph/publish.py)
 ==========  =====================================================================================
@@ -272,14 +273,17 @@ def _warm_source(stage: Stage, recipe: Recipe) -> Path | None:
 
 
 def _evaluate(stage: Stage) -> dict[str, Any]:
-    from vlkge_graph.training.api import METRICS_FILE
+    from vlkge_graph.training.api import METRICS_FILE, write_calibration
 
     run = stage.trained()
     result = run.evaluate("test", progress=True, console=stage.console)
-    metrics = run.metrics("test", result)
+    calibration = run.calibration_report("test")
+    metrics = run.metrics("test", result, calibration)
     (stage.run_dir / TRAIN / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+    write_calibration(stage.run_dir / TRAIN, calibration)
     stage.console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
-    return {"test": {k: v for k, v in result.summary().items() if isinstance(v, int | float)}}
+    probabilities = {k: calibration["test"][k] for k in ("ece", "brier")} if calibration else {}
+    return {"test": {k: v for k, v in result.summary().items() if isinstance(v, int | float)} | probabilities}
 
 
 def _predict(stage: Stage) -> dict[str, Any]:
@@ -295,7 +299,7 @@ def _predict(stage: Stage) -> dict[str, Any]:
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
     candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
-                               probability="softmax" if run.recipe.training.loss == "cross_entropy" else "sigmoid",
+                               calibration=run.calibration,
                                device=run.device)
     candidates["type"] = candidates["relation"].map(type_of)
     candidates.to_parquet(stage.run_dir / CANDIDATES)
@@ -316,7 +320,7 @@ def publish_stage(stage: Stage) -> dict[str, Any]:
     inverse = params.inverse_vectors
     type_of = stage.tables().relation_types()
     relations = [RelationParams(name, type_of[name], params.relation_vectors[i],
-                                None if inverse is None else inverse[i])
+                                None if inverse is None else inverse[i], params.relation_calibration(name))
                  for i, name in enumerate(params.relation_ids)]
     entities = stage.tables().entities.set_index("id").loc[params.entity_ids].reset_index()[["id", "label"]]
     recipe = json.loads((stage.run_dir / TRAIN / RECIPE_FILE).read_text(encoding="utf-8"))  # as trained

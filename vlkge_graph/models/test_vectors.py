@@ -12,6 +12,8 @@ Vectors are stored as the graph stores them (docs/graph-model.md): entity vector
 parameters (RotatE: ``dim`` phases in radians). Each case also has an ``inverse_relation`` (a reciprocal
 run's ``inverse_vector``) and the head-query scores a reciprocal ``KGEModel`` gives with it. Inputs are
 float32 values (what the graph holds after a publish); scores are computed in float64 by the backbones.
+``calibration`` holds probabilities ``sigmoid(a * score + b)`` (evaluation/calibration.py) of fixed scores
+under a few Platt coefficients, which the plugin's relation nodes apply.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ DEFAULT_PATH = PROJECT_ROOT / "cypher" / "procedures" / "src" / "test" / "resour
 SEED = 20_240_917
 #: Java must reproduce every expected score within this absolute tolerance.
 TOLERANCE = 1e-4
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: (a, b) Platt coefficients whose probabilities of :data:`CALIBRATION_SCORES` both languages must agree on.
+CALIBRATION_CASES = [(1.0, 0.0), (0.8, -2.5), (1.7, -9.25), (0.0, -6.2), (0.05, 3.0)]
+CALIBRATION_SCORES = [-40.0, -7.5, -1.0, 0.0, 0.3333, 2.5, 5.933, 12.0, 60.0]
 
 #: (name, backbone, options): every variant the plugin must score (TransE p=1/2 x normalize, RotatE p=1/2).
 CASES: list[tuple[str, str, dict[str, Any]]] = [
@@ -128,7 +133,17 @@ def generate(seed: int = SEED, dim: int = 16, count: int = 6) -> dict[str, Any]:
                         "reciprocal_head_scores[j] = a reciprocal KGEModel's head query (?, relation, tails[0]) "
                         "for heads[j] = score(tails[0], inverse_relation, heads[j])"),
         "cases": cases,
+        "calibration": calibration_cases(),
     }
+
+
+def calibration_cases() -> list[dict[str, Any]]:
+    """Probabilities of fixed scores under fixed Platt coefficients (float64), as publish computes them."""
+    from vlkge_graph.evaluation.calibration import platt
+
+    scores = torch.tensor(CALIBRATION_SCORES, dtype=torch.float64)
+    return [{"a": a, "b": b, "scores": CALIBRATION_SCORES, "probabilities": platt(scores, a, b).tolist()}
+            for a, b in CALIBRATION_CASES]
 
 
 def dumps(document: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,22 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from vlkge_graph.core import resolve_device
+from vlkge_graph.core import DIRECTIONS, resolve_device
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import TableSet
+from vlkge_graph.evaluation.calibration import (
+    Calibration,
+    ScoredPairs,
+    calibrate,
+    calibration_metrics,
+    probability,
+    scored_pairs,
+)
 from vlkge_graph.evaluation.index import CandidatePools, FilterIndex
 from vlkge_graph.evaluation.metrics import MODALITY_BUCKETS, RankingResult, modality_bucket_ids
 from vlkge_graph.evaluation.ranking import rank_queries
 from vlkge_graph.models import Features, KGEModel, build_model
-from vlkge_graph.published import PublishedParams
+from vlkge_graph.published import PublishedParams, load_calibration
 from vlkge_graph.snapshot import MANIFEST, read_snapshot
 from vlkge_graph.training import checkpoint
 from vlkge_graph.training.data import TrainingData
@@ -37,6 +46,8 @@ from vlkge_graph.training.warm_start import warm_start
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+#: The calibration and its test-split measures (evaluation/calibration.py; the run report reads it).
+CALIBRATION_FILE = "calibration.json"
 #: The ETL recipe ``train --triples`` writes into the output directory (its dataset, re-read by ``evaluate``).
 DATASET_FILE = "dataset.yaml"
 CHECKPOINTS = "checkpoints"
@@ -73,11 +84,13 @@ def make_model(recipe: Recipe, data: TrainingData, features: Features | None) ->
                        projection=spec.projection)
 
 
-def candidate_pools(data: TrainingData, spec: EvaluationSpec) -> list[CandidatePools] | None:
-    """The protocol's answer pools: per relation, every answer it has in any split (WikiArt)."""
+def candidate_pools(data: TrainingData, spec: EvaluationSpec,
+                    directions: Sequence[str] | None = None) -> list[CandidatePools] | None:
+    """The protocol's answer pools: per relation, every answer it has in any split (WikiArt); for the
+    protocol's directions, or ``directions``."""
     if not spec.candidate_pools:
         return None
-    return [data.candidate_pools(d, ("train", "valid", "test")) for d in spec.directions]
+    return [data.candidate_pools(d, ("train", "valid", "test")) for d in directions or spec.directions]
 
 
 def rank_split(model: KGEModel, data: TrainingData, split: str, spec: EvaluationSpec,
@@ -134,6 +147,8 @@ class TrainedRun:
     data: TrainingData
     tables: TableSet
     recipe: Recipe
+    #: Platt coefficients fitted on the validation split; None: uncalibrated (probability = sigmoid(score)).
+    calibration: Calibration | None = None
 
     @property
     def device(self) -> torch.device:
@@ -144,12 +159,54 @@ class TrainedRun:
         return rank_split(self.model, self.data, split, self.recipe.evaluation, self.device, progress,
                           console=console)
 
-    def metrics(self, split: str, result: RankingResult) -> dict[str, Any]:
-        return {"recipe": self.recipe.name, "dataset": self.data.name, split: result.to_dict(self.groups(result)),
+    def metrics(self, split: str, result: RankingResult, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The run record of ``split``: ranking metrics, and with a calibration report (calibration_report)
+        the probabilities' ECE and Brier score."""
+        measured = result.to_dict(self.groups(result))
+        if calibration is not None:
+            measured.update({k: calibration[split][k] for k in ("ece", "brier")})
+        return {"recipe": self.recipe.name, "dataset": self.data.name, split: measured,
                 "environment": _environment(self.device)}
 
     def groups(self, result: RankingResult) -> dict[str, tuple[torch.Tensor, list[str]]]:
         return result_groups(self.model, result, self.recipe.evaluation)
+
+    def scored_pairs(self, split: str) -> ScoredPairs:
+        """The split's queries' true answers and filtered corruptions, as calibration weighs them."""
+        spec = self.recipe.evaluation
+        pools = candidate_pools(self.data, spec, DIRECTIONS)
+        was_training = self.model.training
+        self.model.eval()
+        pairs = scored_pairs(self.model.score_fn(), self.data.splits[split], self.data.filter_index(),
+                             candidates=pools, filter_mode=spec.filter, device=self.device)
+        self.model.train(was_training)
+        return pairs
+
+    def calibrate(self) -> TrainedRun:
+        """This run with Platt coefficients fitted on its validation split (evaluation/calibration.py);
+        unchanged (uncalibrated) without validation facts."""
+        if not len(self.data.splits["valid"]):
+            return self
+        return replace(self, calibration=calibrate(self.scored_pairs("valid"), list(self.data.relation_ids)))
+
+    def calibration_report(self, split: str = "test") -> dict[str, Any] | None:
+        """``calibration.json``'s content: the coefficients and their ECE, Brier and reliability table on
+        ``split``; None for an uncalibrated run."""
+        if self.calibration is None:
+            return None
+        metrics = calibration_metrics(self.calibration, self.scored_pairs(split), list(self.data.relation_ids))
+        return {**self.calibration.to_dict(), split: metrics}
+
+    @torch.no_grad()
+    def probability(self, head: str, relation: str, tail: str, direction: str = "tail") -> float:
+        """The probability that ``(head, relation, tail)`` is a true fact (entity ids, relation name), from
+        the score of the ``direction`` query, as publish writes it and ``vlkge.probability`` gives it."""
+        ids, relations = list(self.data.entity_ids), list(self.data.relation_ids)
+        h, r, t = ids.index(head), relations.index(relation), ids.index(tail)
+        other = t if direction == "tail" else h
+        query = torch.tensor([[h, r, t]], device=self.device)
+        score = self.model.score_queries(query, direction, self.model.entity_vectors()[[other]])[0, 0]
+        return float(probability(self.calibration, score, relation, direction))
 
     @torch.no_grad()
     def published(self) -> PublishedParams:
@@ -163,7 +220,8 @@ class TrainedRun:
                                relation_ids=list(self.data.relation_ids),
                                entity_vectors=model.entity_vectors().float().cpu().numpy(),
                                relation_vectors=table[:r], inverse_vectors=table[r:2 * r] if model.reciprocal else None,
-                               options=options)
+                               options=options,
+                               calibration=self.calibration.to_dict() if self.calibration is not None else None)
 
 
 def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
@@ -218,7 +276,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
               "warm_start": warm}
     if out is not None and trainer.rank == 0:
         checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
-    return TrainedRun(model.eval(), data, tables, recipe), report
+    run = TrainedRun(model.eval(), data, tables, recipe)
+    return (run.calibrate() if trainer.rank == 0 else run), report
 
 
 def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str | None = None,
@@ -233,11 +292,28 @@ def train(recipe: str | Path | Recipe, *, dataset: str | None = None, device: st
     if report.pop("rank") != 0:
         return {}
     result = run.evaluate("test", progress, console)
-    metrics = {**run.metrics("test", result), "data": run.data.summary(), "training": report}
+    calibration = run.calibration_report("test")
+    metrics = {**run.metrics("test", result, calibration), "data": run.data.summary(), "training": report}
     if output is not None:
         (Path(output) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
+        write_calibration(Path(output), calibration)
     console.print(result.table(title=f"{run.recipe.name}: test", groups=run.groups(result)))
     return metrics
+
+
+def write_calibration(directory: Path, report: dict[str, Any] | None) -> None:
+    """``calibration.json`` (see :meth:`TrainedRun.calibration_report`); nothing for an uncalibrated run."""
+    if report is not None:
+        (directory / CALIBRATION_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def saved_calibration(directory: Path) -> Calibration | None:
+    """The calibration saved with a trained model: with its published parameters (a sync's train stage), else
+    in ``calibration.json`` (``vlkge-graph train``); None for a run trained before calibration existed."""
+    saved = load_calibration(directory)
+    if saved is None and (directory / CALIBRATION_FILE).is_file():
+        saved = json.loads((directory / CALIBRATION_FILE).read_text(encoding="utf-8"))
+    return Calibration.from_dict(saved) if saved is not None else None
 
 
 def load_trained(model_path: str | Path, *, dataset: str | None = None, device: str | None = None,
@@ -265,7 +341,7 @@ def load_trained(model_path: str | Path, *, dataset: str | None = None, device: 
         features = model_features(tables, recipe, dev, progress)
     model = make_model(recipe, data, features)
     model.load_state_dict(payload["model"])
-    return TrainedRun(model.to(dev).eval(), data, tables, recipe)
+    return TrainedRun(model.to(dev).eval(), data, tables, recipe, saved_calibration(path.parent))
 
 
 def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None = None,
@@ -276,7 +352,7 @@ def evaluate(model_path: str | Path, *, split: str = "test", dataset: str | None
     console = console or Console(stderr=True)
     run = load_trained(model_path, dataset=dataset, device=device, progress=progress)
     result = run.evaluate(split, progress, console)
-    metrics = run.metrics(split, result)
+    metrics = run.metrics(split, result, run.calibration_report(split))
     if output is not None:
         Path(output).mkdir(parents=True, exist_ok=True)
         (Path(output) / f"metrics-{split}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -53,7 +53,8 @@ public final class Predictor {
         List<Prediction> out = new ArrayList<>(top.size());
         for (int i = 0; i < top.size(); i++) {
             double score = top.scores()[i];
-            out.add(new Prediction(tx.getNodeById(block.id(top.rows()[i])), score, sigmoid(score), i + 1));
+            out.add(new Prediction(tx.getNodeById(block.id(top.rows()[i])), score,
+                    relation.probability(score, request.direction()), i + 1));
         }
         return out;
     }
@@ -84,9 +85,5 @@ public final class Predictor {
             }
         }
         return out;
-    }
-
-    public static double sigmoid(double x) {
-        return 1.0 / (1.0 + Math.exp(-x));
     }
 }

@@ -71,6 +71,15 @@ public record Run(String runId, Long generation, boolean active, String scope, S
         return backbone.query(anchor, relation.vector(), direction);
     }
 
+    /**
+     * The score of {@code (head, relation, tail)} as its {@code direction} query scores it: the tail query
+     * {@code (head, r, ?)}, or the head query {@code (?, r, tail)} (a reciprocal run's uses the inverse vector).
+     */
+    public double score(double[] head, RelationParams relation, double[] tail, Direction direction) {
+        return direction == Direction.TAIL ? backbone.score(query(head, relation, direction), tail)
+                : backbone.score(query(tail, relation, direction), head);
+    }
+
     public int entityWidth() {
         return backbone.entityWidth();
     }

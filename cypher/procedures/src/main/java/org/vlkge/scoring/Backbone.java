@@ -71,11 +71,17 @@ public abstract class Backbone {
     public final double score(double[] h, double[] r, double[] t) {
         checkEntity(h, "head");
         checkEntity(t, "tail");
-        float[] candidate = new float[t.length];
-        for (int i = 0; i < t.length; i++) {
-            candidate[i] = (float) t[i];
+        return score(query(h, r, Direction.TAIL), t);
+    }
+
+    /** {@code query} scored exactly against one candidate held as the ranking pass holds it (float32). */
+    public final double score(Query query, double[] candidate) {
+        checkEntity(candidate, "candidate");
+        float[] values = new float[candidate.length];
+        for (int i = 0; i < candidate.length; i++) {
+            values[i] = (float) candidate[i];
         }
-        return new EmbeddingBlock(new long[1], candidate, t.length, 1, 0).score(query(h, r, Direction.TAIL), 0);
+        return new EmbeddingBlock(new long[1], values, candidate.length, 1, 0).score(query, 0);
     }
 
     /** The formula: the batched kernel of a query whose vectors have the right widths. */

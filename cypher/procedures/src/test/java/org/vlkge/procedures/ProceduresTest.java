@@ -847,6 +847,43 @@ class ProceduresTest {
                 "tail queries need no inverse");
     }
 
+    @Test
+    void calibratedProbabilitiesInPredictAndProbabilityFunction() {
+        Fixture f = Fixture.create(h, Harness.uniqueLabel(), Fixture.Spec.of("complex", 5, 0.0, 2, false)
+                .asReciprocal(), 40, 41);
+        String pair = "MATCH (a:" + f.label + " {key: $a}), (b:" + f.label + " {key: $b}) ";
+        String probability = pair + "RETURN vlkge.probability(a, 'likes', b, $run, $d) AS p";
+        // uncalibrated (an older run): sigmoid of the direction's query score
+        double raw = f.queryScore(3, "likes", true, 7);
+        assertEquals(1 / (1 + Math.exp(-raw)), (double) h.single(probability,
+                Map.of("a", 3, "b", 7, "run", f.runId, "d", "tail")), 1e-12);
+        double[] calibration = {0.8, -2.5, 1.3, -4.0};
+        h.run("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(r:VlkgeRelation {relation: 'likes'}) "
+                + "SET r.calibration = $c", Map.of("run", f.runId, "c", calibration));
+        for (Direction d : Direction.values()) {
+            int at = d == Direction.TAIL ? 0 : 2;
+            for (Map<String, Object> row : predict(f, 3, "likes", Map.of("k", 5, "direction", d.key()))) {
+                int other = ((Number) row.get("key")).intValue();
+                double score = (double) row.get("score");
+                double expected = 1 / (1 + Math.exp(-(calibration[at] * score + calibration[at + 1])));
+                assertEquals(expected, (double) row.get("probability"), 1e-12, d.key());
+                Map<String, Object> args = d == Direction.TAIL ? Map.of("a", 3, "b", other, "run", f.runId, "d", "tail")
+                        : Map.of("a", other, "b", 3, "run", f.runId, "d", "head");
+                assertEquals(expected, (double) h.single(probability, args), 1e-9, "vlkge.probability " + d.key());
+            }
+        }
+        double tail = f.queryScore(3, "likes", true, 7);  // the default direction is tail
+        assertEquals(1 / (1 + Math.exp(-(0.8 * tail - 2.5))), (double) h.single(
+                pair + "RETURN vlkge.probability(a, 'likes', b, $run) AS p", Map.of("a", 3, "b", 7, "run", f.runId)),
+                1e-9);
+        h.run("MATCH (:VlkgeRun {run_id: $run})-[:VLKGE_HAS_RELATION]->(r:VlkgeRelation {relation: 'likes'}) "
+                + "SET r.calibration = [1.0, 2.0]", Map.of("run", f.runId));
+        String msg = error(probability, Map.of("a", 3, "b", 7, "run", f.runId, "d", "tail"));
+        assertTrue(msg.contains("relation 'likes' has a calibration of 2 values"), msg);
+        msg = error(probability, Map.of("a", 3, "b", 7, "run", f.runId, "d", "sideways"));
+        assertTrue(msg.contains("direction must be 'tail' or 'head'"), msg);
+    }
+
     // ---- errors -------------------------------------------------------------------------------------
 
     @Test

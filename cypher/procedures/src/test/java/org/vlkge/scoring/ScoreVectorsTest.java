@@ -160,4 +160,19 @@ public class ScoreVectorsTest {
             assertEquals(expected, fast[j], tolerance, name + " fast reciprocal head query " + j);
         }
     }
+
+    @Test
+    void calibratedProbabilitiesMatchPython() throws IOException {
+        JsonNode cases = document().get("calibration");
+        assertTrue(cases != null && cases.size() > 0, "score_vectors.json has no calibration cases");
+        for (JsonNode c : cases) {
+            double a = c.get("a").asDouble();
+            double b = c.get("b").asDouble();
+            for (int i = 0; i < c.get("scores").size(); i++) {
+                double score = c.get("scores").get(i).asDouble();
+                assertEquals(c.get("probabilities").get(i).asDouble(),
+                        org.vlkge.graph.RelationParams.platt(a, b, score), 1e-12, "a=" + a + " b=" + b + " s=" + score);
+            }
+        }
+    }
 }
