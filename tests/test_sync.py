@@ -27,6 +27,7 @@ from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph.queries import query_names, run_query
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs import sync as sync_module
 from vlkge_graph.jobs.sync import STAGES, RunState, Stage, report_stage, sync
 
 RECIPE = """
@@ -347,7 +348,7 @@ def test_publish_stage_reads_artifacts_only(graph: Graph, synced) -> None:
         return report_stage(stage)
 
     with spy_loads() as counts, pytest.MonkeyPatch.context() as patch:
-        patch.setitem(STAGES, len(STAGES) - 1, ("report", report_after_publish))
+        patch.setattr(sync_module, "STAGES", [*STAGES[:-1], ("report", report_after_publish)])
         with pytest.raises(ReportError, match=r"the report stage failed \(published; the publish stands\).*"
                                               r"sync --from report --run-dir"):
             sync(graph, cfg, start="publish", run_dir=moved)
