@@ -6,20 +6,29 @@ The report of a real sync, opened in a browser, is tested in test_sync.py.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from PIL import Image
 
+from tests.test_encoders import tiny_open_clip
 from vlkge_graph.errors import ConfigError
+from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.jobs.sync import RunState
 from vlkge_graph.report import figures, write_report
+from vlkge_graph.report.baseline import Baseline, zero_shot_baseline
 from vlkge_graph.report.data import read_run
-from vlkge_graph.report.gallery import thumbnail
+from vlkge_graph.report.gallery import build_gallery, thumbnail
+from vlkge_graph.report.html import render
+from vlkge_graph.training.api import TrainedRun, fit
+from vlkge_graph.training.recipe import parse_recipe
 
 CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
-FLAG = Path(__file__).parents[1] / "etl" / "data" / "countries-mm" / "flags" / "fr.png"
+FLAGS = Path(__file__).parents[1] / "etl" / "data" / "countries-mm" / "flags"
+FLAG = FLAGS / "fr.png"
 
 
 def metric(mrr: float, count: int = 10) -> dict[str, float]:
@@ -132,3 +141,61 @@ def test_thumbnails_are_embedded_or_say_why_not() -> None:
     assert thumbnail([]) == (None, None)  # no image: the card shows its text only
     uri, why = thumbnail(["/nonexistent/flag.png"])
     assert uri is None and why == "image not readable (file not found): /nonexistent/flag.png"
+
+
+def flag_tables() -> TableSet:
+    """Twelve countries with their flags and three colours (texts only); each country has one colour, the last
+    three facts are the test split."""
+    flags = sorted(FLAGS.glob("*.png"))[:12]
+    colours = ["red", "green", "blue"]
+    countries = pd.DataFrame({"id": [f"country:{f.stem}" for f in flags], "label": "Country",
+                              "name": [f.stem.upper() for f in flags], "text": [f"the flag of {f.stem}" for f in flags],
+                              "images": [[str(f)] for f in flags]})
+    hues = pd.DataFrame({"id": [f"colour:{c}" for c in colours], "label": "Colour", "name": colours,
+                         "text": [f"the colour {c}" for c in colours], "images": [[] for _ in colours]})
+    triples = pd.DataFrame({"head": countries["id"], "relation": "has_colour",
+                            "tail": [f"colour:{colours[i % 3]}" for i in range(len(flags))],
+                            "split": ["train"] * 9 + ["test"] * 3})
+    return TableSet("flags", pd.concat([countries, hues], ignore_index=True),
+                    pd.DataFrame({"relation": ["has_colour"], "type": ["HAS_COLOUR"]}), triples)
+
+
+@pytest.fixture(scope="module")
+def clip_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """A tiny model trained on features of one (random, tiny) CLIP for both modalities, in a private cache."""
+    folder = tmp_path_factory.mktemp("clip")
+    spec = tiny_open_clip(folder, "vlkge-report-clip")
+    recipe = parse_recipe({"dataset": "flags", "features": {"image": spec, "text": spec},
+                           "model": {"backbone": "distmult", "dim": 8},
+                           "training": {"mode": "1vsall", "loss": "cross_entropy", "optimizer": "adam", "lr": 0.05,
+                                        "batch_size": 16, "epochs": 2, "seed": 1}}, "flags recipe")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLKGE_CACHE", str(folder / "cache"))
+        run, _ = fit(recipe, tables=flag_tables(), device="cpu", progress=False)
+    return run
+
+
+def test_gallery_shows_top5_with_images_and_marks(clip_run: TrainedRun) -> None:
+    gallery = build_gallery(clip_run)
+    assert len(gallery) == 3  # every test query (fewer than six)
+    for query in gallery:
+        assert query.direction == "tail" and query.relation == "has_colour"
+        assert query.anchor.image is not None and query.anchor.image.startswith("data:image/jpeg;base64,")
+        assert len(query.top) == 5 and query.anchor.id not in {c.id for c in query.top}
+        assert [c.score for c in query.top] == sorted((c.score for c in query.top), reverse=True)
+        in_top = [c for c in query.top if c.id == query.answer.id]
+        assert (in_top[0].mark == "test answer") if in_top else query.answer_rank > 5
+        assert 1 <= query.answer_rank <= query.candidates == 14
+
+
+def test_zero_shot_baseline_where_both_encoders_are_one_vision_language_model(clip_run: TrainedRun) -> None:
+    baseline = zero_shot_baseline(clip_run)
+    assert baseline.reason is None and baseline.metrics is not None
+    assert baseline.metrics["count"] == 3 and 1 / 3 <= baseline.metrics["mrr"] <= 1  # among three colours
+
+
+def test_the_baseline_row_sits_under_the_models_rows(tmp_path: Path) -> None:
+    data = read_run(run_dir(tmp_path))
+    html = render(data, {}, None, "no model", Baseline(metrics=metric(0.25, 10), encoder="open_clip:ViT-B-32@openai"))
+    rows = re.findall(r"<tr class=\"[a-z]*\"><td>([^<]+)</td><td>10</td><td>0.2500</td>", html)
+    assert rows == ["zero-shot VLM baseline (tail queries)"] and "open_clip:ViT-B-32@openai" in html

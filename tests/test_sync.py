@@ -298,6 +298,7 @@ def test_report_of_the_sync_opens_in_a_browser(synced, tmp_path: Path) -> None:
     sources = re.findall(r'<img src="([^"]{0,30})', html)
     assert sources and all(s.startswith("data:image/") for s in sources)  # self-contained: nothing to fetch
     assert len(sources) >= len(figures) + 6  # the figures, and at least each query entity's flag
+    assert "(image: efficientnet-lite0, text: minilm) are not one vision-language model" in html  # no baseline
 
     dom = dump_dom(index)
     total = int(re.search(r'data-images="(\d+)"', dom).group(1))

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from vlkge_graph.encoders.registry import get_encoder, parse_spec
 
 if TYPE_CHECKING:
-    from vlkge_graph.encoders.features import EncodedFeatures
     from vlkge_graph.training.api import TrainedRun
 
 #: Encoder kinds whose image and text towers share one embedding space.
@@ -30,8 +29,9 @@ class Baseline:
     encoder: str | None = None
 
 
-def zero_shot_baseline(run: TrainedRun, features: EncodedFeatures | None) -> Baseline:
-    """Rank each test triple's tail among its relation's answers by cosine of the head's image and the prompt."""
+def zero_shot_baseline(run: TrainedRun) -> Baseline:
+    """Rank each test triple's tail among its relation's answers by cosine of the head's image features (the
+    model's frozen input) and the prompt's text features."""
     from vlkge_graph.evaluation.zero_shot import zero_shot_evaluate
 
     encoders = run.recipe.features or {}
@@ -40,8 +40,9 @@ def zero_shot_baseline(run: TrainedRun, features: EncodedFeatures | None) -> Bas
         return Baseline(reason=f"the run's encoders (image: {image or 'none'}, text: {text or 'none'}) are not one "
                                f"vision-language model with a shared image-text space ({', '.join(VISION_LANGUAGE)} "
                                "for both), so there is no zero-shot baseline to compare with")
-    if features is None or "image" not in features:
-        return Baseline(reason="the run has no image features, so there is no zero-shot baseline")
+    images = getattr(run.model.entities, "values_image", None)
+    if images is None:
+        return Baseline(reason="the run's model has no image features, so there is no zero-shot baseline")
     try:
         encoder = get_encoder(text, "text", run.device)
     except Exception as exc:  # weights absent offline, backend not installed: the report says so
@@ -50,7 +51,7 @@ def zero_shot_baseline(run: TrainedRun, features: EncodedFeatures | None) -> Bas
     names = [n if isinstance(n, str) and n else i for i, n in
              zip(data.entity_ids, run.tables.entities.set_index("id").loc[list(data.entity_ids), "name"], strict=True)]
     prompts = {r: PROMPT.format(relation=name.replace("_", " ")) for r, name in enumerate(data.relation_ids)}
-    result = zero_shot_evaluate(features["image"][0], prompts, names, data.splits["test"],
+    result = zero_shot_evaluate(images, prompts, names, data.splits["test"],
                                 data.candidate_pools("tail", ("train", "valid", "test")), encoder,  # type: ignore[arg-type]
                                 filter_index=data.filter_index(), device=run.device,
                                 relation_names=list(data.relation_ids))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlkge_graph.jobs.sync import REPORT, TRAIN, load_run_model, run_features
+from vlkge_graph.jobs.sync import REPORT, TRAIN, load_run_model
 from vlkge_graph.report import figures
 from vlkge_graph.report.baseline import Baseline, zero_shot_baseline
 from vlkge_graph.report.data import RunData, read_run
@@ -51,7 +51,7 @@ def write_report(run_dir: Path, *, trained: TrainedRun | None = None, device: st
         trained = load_run_model(run_dir, device)
     if trained is not None:
         gallery = build_gallery(trained)
-        baseline = zero_shot_baseline(trained, run_features(run_dir))
+        baseline = zero_shot_baseline(trained)
     else:
         note = f"no trained model in {run_dir / TRAIN}: the train stage has not run"
     index = out / INDEX
