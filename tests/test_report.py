@@ -21,7 +21,7 @@ from vlkge_graph.jobs.sync import RunState
 from vlkge_graph.report import figures, write_report
 from vlkge_graph.report.baseline import Baseline, zero_shot_baseline
 from vlkge_graph.report.data import read_run
-from vlkge_graph.report.gallery import build_gallery, thumbnail
+from vlkge_graph.report.gallery import Thumbnails, build_gallery
 from vlkge_graph.report.html import render
 from vlkge_graph.training.api import TrainedRun, fit
 from vlkge_graph.training.recipe import parse_recipe
@@ -136,11 +136,17 @@ def test_a_directory_that_is_no_run_is_refused(tmp_path: Path) -> None:
 
 
 def test_thumbnails_are_embedded_or_say_why_not() -> None:
+    thumbnail = Thumbnails()
     uri, why = thumbnail([str(FLAG)])
     assert uri is not None and uri.startswith("data:image/jpeg;base64,") and why is None
     assert thumbnail([]) == (None, None)  # no image: the card shows its text only
+    uri, why = thumbnail(["/nonexistent/flag.png", str(FLAG)])
+    assert uri is not None and why is None  # the second image of the list
     uri, why = thumbnail(["/nonexistent/flag.png"])
     assert uri is None and why == "image not readable (file not found): /nonexistent/flag.png"
+    assert thumbnail(["http://127.0.0.1:9/a.png"])[0] is None  # nothing listens on port 9: refused at once
+    uri, why = thumbnail(["http://127.0.0.1:9/b.png"])
+    assert uri is None and why is not None and why.startswith("image URL not fetched (an earlier one failed")
 
 
 def flag_tables() -> TableSet:

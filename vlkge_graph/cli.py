@@ -248,7 +248,8 @@ def sync(
     if_changed: Annotated[bool, typer.Option("--if-changed", help="Only when the scope's graph changed since its "
                                              "active run (recorded in `jobs history`).")] = False,
 ) -> None:
-    """Export the graph, encode images and texts, train, evaluate, predict links and publish them to Neo4j."""
+    """Export the graph, encode images and texts, train, evaluate, predict links, publish them to Neo4j and write
+    the run's report."""
     from dataclasses import replace
 
     cfg = load_config(config)

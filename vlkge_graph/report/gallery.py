@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vlkge_graph.content_hash import is_url
 from vlkge_graph.encoders.images import ImageLoadError, load_image
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def build_gallery(run: TrainedRun, n: int = 6, k: int = 5) -> list[GalleryQuery]
     model = run.model.eval()
     scores = model.score_queries(queries.to(run.device), direction).float().cpu()
     entities = _entities(run)
+    thumbnails = Thumbnails()
     out = []
     for row, triple in zip(scores, queries, strict=True):
         anchor, relation, answer = int(triple[anchor_col]), int(triple[1]), int(triple[answer_col])
@@ -100,10 +102,10 @@ def build_gallery(run: TrainedRun, n: int = 6, k: int = 5) -> list[GalleryQuery]
         cards = []
         for score, entity in zip(top.values.tolist(), top.indices.tolist(), strict=True):
             mark = "test answer" if entity == answer else (f"known fact ({marks[entity]})" if entity in marks else None)
-            cards.append(_card(entities, data.entity_ids[entity], score=score, mark=mark))
+            cards.append(_card(entities, data.entity_ids[entity], thumbnails, score=score, mark=mark))
         out.append(GalleryQuery(relation=data.relation_ids[relation], direction=direction,
-                                anchor=_card(entities, data.entity_ids[anchor]),
-                                answer=_card(entities, data.entity_ids[answer], mark="test answer"),
+                                anchor=_card(entities, data.entity_ids[anchor], thumbnails),
+                                answer=_card(entities, data.entity_ids[answer], thumbnails, mark="test answer"),
                                 answer_rank=rank, candidates=int(torch.isfinite(filtered).sum()), top=cards))
     return out
 
@@ -129,28 +131,48 @@ def _known_answers(known: dict[str, torch.Tensor], anchor: int, relation: int, a
     return out
 
 
-def _card(entities: pd.DataFrame, entity_id: str, score: float | None = None, mark: str | None = None) -> Card:
+class Thumbnails:
+    """Entity images as thumbnails, each decoded once per report; after one image URL fails, further URLs are
+    not tried (an unreachable host would cost its timeout for every card)."""
+
+    def __init__(self, size: int = THUMBNAIL_PX) -> None:
+        self.size = size
+        self.done: dict[str, tuple[str | None, str | None]] = {}
+        self.url_failed: str | None = None
+
+    def __call__(self, refs: list[str]) -> tuple[str | None, str | None]:
+        """A JPEG data URI of the first readable image in ``refs`` (at most ``size`` pixels a side), or None and
+        why not (None, None: the entity has no image)."""
+        why = None
+        for ref in refs[:IMAGE_TRIES]:
+            if ref not in self.done:
+                self.done[ref] = self._load(ref)
+            uri, why = self.done[ref]
+            if uri is not None:
+                return uri, None
+        return None, why
+
+    def _load(self, ref: str) -> tuple[str | None, str | None]:
+        if is_url(ref) and self.url_failed:
+            return None, f"image URL not fetched (an earlier one failed: {self.url_failed}): {ref}"
+        try:
+            image = load_image(ref, size=self.size)
+        except ImageLoadError as exc:
+            if is_url(ref):
+                self.url_failed = str(exc)
+            return None, f"image not readable ({exc}): {ref}"
+        image.thumbnail((self.size, self.size))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=88)
+        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), None
+
+
+def _card(entities: pd.DataFrame, entity_id: str, thumbnails: Thumbnails, score: float | None = None,
+          mark: str | None = None) -> Card:
     row = entities.loc[entity_id]
     name = row["name"] if isinstance(row["name"], str) and row["name"] else entity_id
     text = row["text"] if isinstance(row["text"], str) else None
     if text and len(text) > TEXT_CHARS:
         text = text[:TEXT_CHARS].rsplit(" ", 1)[0] + " ..."
-    image, note = thumbnail(list(row["images"]))
+    image, note = thumbnails(list(row["images"]))
     return Card(id=entity_id, name=name, text=text, image=image, image_note=note, score=score, mark=mark)
-
-
-def thumbnail(refs: list[str], size: int = THUMBNAIL_PX) -> tuple[str | None, str | None]:
-    """A JPEG data URI of the first readable image in ``refs`` (at most ``size`` pixels a side), or None and
-    why not (None, None: the entity has no image)."""
-    why = None
-    for ref in refs[:IMAGE_TRIES]:
-        try:
-            image = load_image(ref, size=size)
-        except ImageLoadError as exc:
-            why = f"image not readable ({exc}): {ref}"
-            continue
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=88)
-        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), None
-    return None, why
