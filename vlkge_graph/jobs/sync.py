@@ -362,9 +362,11 @@ def report_stage(stage: Stage) -> dict[str, Any]:
     """The run's report (``report/index.html`` and its figures). It comes after publish, which it never undoes:
     a failure here fails the sync with a message naming this stage and how to redo only it."""
     from vlkge_graph.report import write_report
+    from vlkge_graph.training.api import MODEL_FILE
 
     try:
-        written = write_report(stage.run_dir, trained=stage.trained())
+        trained = stage.trained() if stage.trained_run or (stage.run_dir / TRAIN / MODEL_FILE).is_file() else None
+        written = write_report(stage.run_dir, trained=trained)
     except Exception as exc:
         done = "published; the publish stands" if "publish" in stage.state.stages else "not published"
         raise ReportError(f"{stage.state.kind} {stage.state.run_id}: the report stage failed ({done}): "
