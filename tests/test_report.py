@@ -109,7 +109,11 @@ def test_report_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_report_with_calibration_shows_the_reliability_diagram(tmp_path: Path) -> None:
-    written = write_report(run_dir(tmp_path, calibrated=True))
+    mine = tmp_path / "out" / "mine.png"
+    mine.parent.mkdir()
+    mine.write_bytes(b"the user's own file")
+    written = write_report(run_dir(tmp_path, calibrated=True), output=mine.parent)
+    assert mine.read_bytes() == b"the user's own file"  # --output DIR: only the report's own files are written
     html = written.index.read_text(encoding="utf-8")
     assert "reliability" in written.figures and 'id="fig-reliability"' in html
     assert "0.0310" in html and "0.2140" in html  # calibrated and uncalibrated ECE

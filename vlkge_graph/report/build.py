@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from vlkge_graph.training.api import TrainedRun
 
 INDEX = "index.html"
+#: The figures a report may have, each drawn into ``<name>.png``.
+FIGURES = ("relation_mrr", "groups", "training_curve", "reliability")
 
 
 @dataclass
@@ -41,8 +43,8 @@ def write_report(run_dir: Path, *, trained: TrainedRun | None = None, device: st
     data = read_run(run_dir)
     out = Path(output) if output is not None else run_dir / REPORT
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):  # a figure this run no longer has must not linger from an earlier report
-        old.unlink()
+    for name in FIGURES:  # a figure this run no longer has must not linger from an earlier report (only ours go)
+        (out / f"{name}.png").unlink(missing_ok=True)
     drawn = draw_figures(data, out)
     gallery: list[GalleryQuery] | None = None
     baseline = Baseline(reason="the run has no trained model")
