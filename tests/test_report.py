@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -93,6 +94,18 @@ def test_many_relations_get_a_readable_figure(tmp_path: Path) -> None:
     path = figures.relation_mrr(metrics(relations=120)["per_relation"], tmp_path / "relations.png")
     height = Image.open(path).height
     assert height < (1.3 + 0.32 * figures.MAX_RELATIONS) * figures.DPI
+
+
+def test_long_relation_names_are_shortened_not_squeezing_the_plot(tmp_path: Path) -> None:
+    """Freebase relation paths run to 150 characters: the bars keep their room (no collapsed layout)."""
+    long = {f"/base/x2010fifaworldcupsouthafrica/world_cup_squad/current_world_cup_squad./base/"
+            f"x2010fifaworldcupsouthafrica/current_world_cup_squad/current_club_{i}": metric(0.1 * i)
+            for i in range(1, 6)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = figures.relation_mrr(long, tmp_path / "relations.png")
+    assert ink(path) > 0.03
+    assert figures.short("a" * 90) == "…" + "a" * 39 and figures.short("neighbor_of") == "neighbor_of"
 
 
 def test_report_says_what_is_missing(tmp_path: Path) -> None:

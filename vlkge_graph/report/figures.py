@@ -30,6 +30,13 @@ STYLE = {
 }
 #: At most this many relations get a bar each; the rest are summarised in the title.
 MAX_RELATIONS = 40
+#: Longer axis labels are cut (from the left: a Freebase path's end says most), so the plot keeps its width.
+LABEL_CHARS = 40
+
+
+def short(label: str, chars: int = LABEL_CHARS) -> str:
+    """``label``, or its last ``chars - 1`` characters after an ellipsis."""
+    return label if len(label) <= chars else "…" + label[-(chars - 1):]
 
 
 @contextmanager
@@ -52,17 +59,19 @@ def relation_mrr(per_relation: Mapping[str, Mapping[str, float]], path: Path, sp
     the paper's Figure 4."""
     rows = sorted(per_relation.items(), key=lambda kv: kv[1]["mrr"], reverse=True)
     shown = rows[:MAX_RELATIONS]
-    names = [name for name, _ in shown][::-1]
+    names = [short(name) for name, _ in shown][::-1]
     mrr = [m["mrr"] for _, m in shown][::-1]
     hits10 = [m.get("hits@10") for _, m in shown][::-1]
     counts = [int(m["count"]) for _, m in shown][::-1]
-    with _figure(path, 1.1 + 0.32 * len(shown)) as (_, (ax,)):
+    with _figure(path, 1.3 + 0.32 * len(shown)) as (fig, (ax,)):
         bars = ax.barh(names, mrr, color=PALETTE["main"], height=0.62, label="MRR")
         if all(h is not None for h in hits10):
             ax.scatter(hits10, names, marker="|", s=160, linewidths=2, color=PALETTE["muted"], label="Hits@10",
                        zorder=3)
         for bar, value, n in zip(bars, mrr, counts, strict=True):
-            ax.text(value + 0.01, bar.get_y() + bar.get_height() / 2, f"{value:.3f}", va="center", fontsize=8)
+            inside = value > 0.15  # the value inside a long bar, clear of the Hits@10 tick
+            ax.text(value - 0.01 if inside else value + 0.01, bar.get_y() + bar.get_height() / 2, f"{value:.3f}",
+                    va="center", ha="right" if inside else "left", fontsize=8, color="white" if inside else "black")
             ax.text(1.08, bar.get_y() + bar.get_height() / 2, f"n={n}", va="center", fontsize=8,
                     color=PALETTE["reference"], transform=ax.get_yaxis_transform())
         ax.set_xlim(0, 1.05)
@@ -70,7 +79,7 @@ def relation_mrr(per_relation: Mapping[str, Mapping[str, float]], path: Path, sp
         ax.grid(axis="y", visible=False)
         more = f" (best {len(shown)} of {len(rows)})" if len(rows) > len(shown) else ""
         ax.set_title(f"Link prediction per relation, {split} split{more}", loc="left")
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
+        fig.legend(loc="outside upper right", ncols=2)
     return path
 
 
