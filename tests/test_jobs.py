@@ -47,7 +47,7 @@ def test_retrain_job_syncs_a_new_scope_then_skips_while_unchanged(graph: Graph, 
     first = run_job(graph, scope, name, job(), console=QUIET)
     assert (first.status, first.action) == ("succeeded", "retrain"), first.error
     assert first.reason == "a full sync: the scope has no active run"
-    assert list(first.stages) == ["export", "encode", "train", "evaluate", "predict", "publish"]
+    assert list(first.stages) == ["export", "encode", "train", "evaluate", "predict", "publish", "report"]
     assert active_run_id(graph, scope.sync.scope_name) == first.run_id
     second = run_job(graph, scope, name, job(), trigger="cron", console=QUIET)
     assert (second.status, second.action) == ("skipped", None)
@@ -136,7 +136,8 @@ def test_an_interrupted_retrain_resumes_from_its_last_finished_stage(graph: Grap
     resumed = run_job(graph, scope, "nightly", job(), console=QUIET)
     assert (resumed.status, resumed.resumed_from, resumed.run_id) == ("succeeded", first.run_id, first.run_id)
     assert resumed.reason.startswith(f"resuming run {first.run_id} from stage ")
-    assert set(first.stages) | set(resumed.stages) == {"export", "encode", "train", "evaluate", "predict", "publish"}
+    assert set(first.stages) | set(resumed.stages) == {"export", "encode", "train", "evaluate", "predict", "publish",
+                                                       "report"}
     assert not set(first.stages) & set(resumed.stages)  # nothing ran twice
     assert active_run_id(graph, scope.sync.scope_name) == first.run_id
 
@@ -149,9 +150,9 @@ def test_a_dead_run_is_marked_abandoned_and_resumed(graph: Graph, scope: Config)
     run_dir = new_run_dir(scope)
     dead = history.start_record(graph, job="nightly", scope=scope.sync.scope_name, trigger="cron", requested="retrain")
     history.update_record(graph, dead, action="retrain", run_dir=str(run_dir))
-    sync(graph, scope, run_dir=run_dir, dry_run=True, console=QUIET)  # stages up to predict, then "killed"
+    sync(graph, scope, run_dir=run_dir, dry_run=True, console=QUIET)  # every stage but publish, then "killed"
     out = run_job(graph, scope, "nightly", job(), console=QUIET)
-    assert (out.status, out.resumed_from, list(out.stages)) == ("succeeded", run_dir.name, ["publish"])
+    assert (out.status, out.resumed_from, list(out.stages)) == ("succeeded", run_dir.name, ["publish", "report"])
     assert records(graph, job="nightly")[1]["status"] == "abandoned"
 
 

@@ -30,6 +30,7 @@ from vlkge_graph.jobs.changes import detect_changes
 from vlkge_graph.jobs.refresh import refresh
 from vlkge_graph.jobs.sync import sync
 from vlkge_graph.published import PublishedParams
+from vlkge_graph.report import write_report
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -103,6 +104,18 @@ def test_refresh_folds_new_nodes_in(graph: Graph, refreshed) -> None:
     assert {"country:NEW1", "country:NEW2", "country:NEW3"} <= new_heads
     assert state.stages["fold"]["folded_in"] == 3
     assert 0 < state.stages["predict"]["candidates_written"] < len(before["candidates"])
+
+
+def test_a_refresh_writes_no_report_but_reports_on_request(refreshed) -> None:
+    """A refresh keeps its parent's model and metrics, so it writes no report of its own; `vlkge-graph report`
+    on its run directory shows the parent's metrics, saying so, and the folded model's predictions."""
+    _, cfg, first, state, _, _ = refreshed
+    run_dir = Path(cfg.sync.runs_dir) / state.run_id
+    assert "report" not in state.stages and not (run_dir / "report").exists()
+    written = write_report(run_dir, device="cpu")
+    html = written.index.read_text(encoding="utf-8")
+    assert f"from the parent run {first.run_id}" in html and f"refresh of run {first.run_id}" in html
+    assert {"relation_mrr", "training_curve"} <= set(written.figures) and written.gallery_queries == 6
 
 
 def test_candidates_that_became_facts_are_gone(graph: Graph, refreshed) -> None:

@@ -108,7 +108,7 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
                  log, proc)
         first = runs("tiny", status="succeeded")[0]
         assert first["action"] == "retrain" and json.loads(first["stage_seconds"]).keys() == {
-            "export", "encode", "train", "evaluate", "predict", "publish"}
+            "export", "encode", "train", "evaluate", "predict", "publish", "report"}
         assert "unchanged since run " + first["run_id"] in runs("tiny", status="skipped")[0]["reason"]
         failed = [r for r in runs("broken") if r["status"] != "running"]  # the next one may be under way
         assert {r["status"] for r in failed} == {"failed"}
@@ -138,7 +138,7 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
     resumed = runs("tiny", trigger="resume")[0]
     assert resumed["resumed_from"] == interrupted["run_id"] == resumed["run_id"]
     done_after = set(json.loads(resumed["stage_seconds"]))
-    assert done_before | done_after == {"export", "encode", "train", "evaluate", "predict", "publish"}
+    assert done_before | done_after == {"export", "encode", "train", "evaluate", "predict", "publish", "report"}
     assert not done_before & done_after
     active = graph.query("MATCH (r:VlkgeRun {scope: $s, active: true}) RETURN r.run_id AS id", s=label)
     assert active == [{"id": interrupted["run_id"]}]

@@ -16,15 +16,21 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from PIL import Image
 from rich.console import Console
+from typer.testing import CliRunner
 
+from tests.browser import dump_dom, screenshot
+from vlkge_graph.cli import app
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
+from vlkge_graph.errors import ReportError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_recipe
 from vlkge_graph.graph.queries import query_names, run_query
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs import sync as sync_module
 from vlkge_graph.jobs.summary import run_summary
-from vlkge_graph.jobs.sync import STAGES, RunState, Stage, sync
+from vlkge_graph.jobs.sync import STAGES, RunState, Stage, report_stage, sync
 
 RECIPE = """
 dataset: countries-mm
@@ -84,7 +90,7 @@ def spy_loads() -> Iterator[Counter[str]]:
 
 def test_sync_publishes_consistent_candidates(graph: Graph, synced) -> None:
     label, _, state, hidden, _ = synced
-    assert list(state.stages) == ["export", "encode", "train", "evaluate", "predict", "publish"]
+    assert list(state.stages) == ["export", "encode", "train", "evaluate", "predict", "publish", "report"]
     assert LOADS == {"get_encoder": 2, "make_model": 1}  # each encoder (image, text) and the model built once
     assert state.stages["export"]["counts"]["triples"] == 1610 - len(hidden)
     dup = graph.query(f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE]->(t) MATCH (h)-[f]->(t) "
@@ -361,18 +367,86 @@ def test_one_calibrated_probability_per_pair(graph: Graph, synced) -> None:
     assert live and live[0]["p"] == pytest.approx(python, abs=1e-5)
 
 
+def expected_figures(run_dir: Path) -> set[str]:
+    """The figures a report of the module's sync has (a reliability diagram where the run is calibrated)."""
+    calibrated = (run_dir / "train" / "calibration.json").is_file()
+    return {"relation_mrr", "groups", "training_curve"} | ({"reliability"} if calibrated else set())
+
+
+def test_report_of_the_sync_opens_in_a_browser(synced, tmp_path: Path) -> None:
+    """The sync's report in headless Chromium: every figure and thumbnail decodes, the page is not blank."""
+    _, _, state, _, run_dir = synced
+    index = run_dir / "report" / "index.html"
+    figures = expected_figures(run_dir)
+    assert state.stages["report"]["path"] == str(index)
+    assert state.stages["report"]["gallery"] == 6
+    assert {p.stem for p in (run_dir / "report").glob("*.png")} == figures
+    history = json.loads((run_dir / "train" / "history.json").read_text())
+    assert [r["epoch"] for r in history] == list(range(1, 41)) and {"loss", "seconds"} <= set(history[0])
+    assert [r["epoch"] for r in history if "valid_mrr" in r] == [20, 40]
+    html = index.read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]{0,30})', html)
+    assert sources and all(s.startswith("data:image/") for s in sources)  # self-contained: nothing to fetch
+    assert len(sources) >= len(figures) + 6  # the figures, and at least each query entity's flag
+    assert "(image: efficientnet-lite0, text: minilm) are not one vision-language model" in html  # no baseline
+
+    dom = dump_dom(index)
+    total = int(re.search(r'data-images="(\d+)"', dom).group(1))
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
+    print(f"report: {loaded}/{total} images loaded, {len(index.read_bytes()) / 1e6:.2f} MB")
+    assert total == loaded == len(sources)
+    for name in figures:
+        figure_id = name.replace("_", "-")
+        assert f'id="fig-{figure_id}"' in dom
+    assert dom.count('class="query"') == 6 and "test answer" in dom
+
+    shot = Image.open(screenshot(index, tmp_path / "report.png")).convert("L")
+    histogram = shot.histogram()
+    ink = 1 - histogram[255] / sum(histogram)  # share of pixels that are not pure white
+    print(f"screenshot {shot.size}: {ink:.1%} ink, {sum(1 for n in histogram if n)} grey levels")
+    assert ink > 0.05 and sum(1 for n in histogram if n) > 100
+
+
+def test_report_command_on_an_earlier_run_directory(synced, tmp_path: Path) -> None:
+    """`vlkge-graph report RUN_DIR` on a run made before the training history and the report existed."""
+    run_dir = synced[4]
+    earlier = tmp_path / run_dir.name
+    shutil.copytree(run_dir, earlier, ignore=shutil.ignore_patterns("report", "history.json", "checkpoints"))
+    result = CliRunner().invoke(app, ["report", str(earlier), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert f"report of {earlier.name}" in result.output
+    html = (earlier / "report" / "index.html").read_text(encoding="utf-8")
+    assert "the training history was not recorded" in html
+    assert {p.stem for p in (earlier / "report").glob("*.png")} == expected_figures(run_dir) - {"training_curve"}
+    assert html.count('class="query"') == 6
+
+
 def test_publish_stage_reads_artifacts_only(graph: Graph, synced) -> None:
     """A run directory moved elsewhere publishes from its artifacts: no encoder, no model (runs last: it
-    publishes a new generation of the same parameters)."""
+    publishes a new generation of the same parameters). A report that fails after it leaves the publish
+    standing, and `--from report` redoes only the report."""
     label, cfg, state, _, run_dir = synced
     moved = run_dir.with_name(f"{run_dir.name}-moved")
-    shutil.copytree(run_dir, moved)
+    shutil.copytree(run_dir, moved, ignore=shutil.ignore_patterns("report"))
+    (moved / "report").write_text("a file where the report directory goes")
     record = json.loads((moved / "run.json").read_text())
     (moved / "run.json").write_text(json.dumps({**record, "run_id": moved.name, "stages": {
-        k: v for k, v in record["stages"].items() if k != "publish"}}))
-    with spy_loads() as counts:
-        again = sync(graph, cfg, start="publish", run_dir=moved)
-    assert counts == {}
+        k: v for k, v in record["stages"].items() if k not in ("publish", "report")}}))
+    before_report: Counter[str] = Counter()
+
+    def report_after_publish(stage: Stage) -> dict[str, Any]:
+        before_report.update(counts)
+        return report_stage(stage)
+
+    with spy_loads() as counts, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sync_module, "STAGES", [*STAGES[:-1], ("report", report_after_publish)])
+        with pytest.raises(ReportError, match=r"the report stage failed \(published; the publish stands\).*"
+                                              r"sync --from report --run-dir"):
+            sync(graph, cfg, start="publish", run_dir=moved)
+    assert before_report == {}  # publish: no encoder, no model
+    assert counts == {"make_model": 1}  # the report's gallery needs the model, no encoder
+    again = RunState.load(moved)
+    assert "report" not in again.stages
     assert again.stages["publish"]["candidates"] == state.stages["publish"]["candidates"]
     active = graph.query("MATCH (r:VlkgeRun {scope: $scope, active: true}) RETURN r.run_id AS id, r.gamma AS gamma, "
                          "r.dim AS dim", scope=state.scope)
@@ -381,3 +455,6 @@ def test_publish_stage_reads_artifacts_only(graph: Graph, synced) -> None:
                        "RETURN count(n) AS both, sum(CASE WHEN n.vlkge_embedding_a = n.vlkge_embedding_b THEN 1 ELSE 0 "
                        "END) AS equal")
     assert same[0]["both"] == 0  # the previous generation's slot was cleared after the switch
+    (moved / "report").unlink()
+    reported = sync(graph, cfg, start="report", run_dir=moved)
+    assert list(reported.stages)[-2:] == ["publish", "report"] and (moved / "report" / "index.html").is_file()

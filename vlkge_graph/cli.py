@@ -243,8 +243,8 @@ ORDER BY c.probability DESC LIMIT 12
 def sync(
     config: ConfigOption = None,
     start: Annotated[str, typer.Option("--from", help="Resume from this stage: export, encode, train, evaluate, "
-                                       "predict, publish (earlier stages' artifacts come from --run-dir or the latest "
-                                       "run).")]
+                                       "predict, publish, report (earlier stages' artifacts come from --run-dir or the "
+                                       "latest run).")]
     = "export",
     run_dir: Annotated[Path | None, typer.Option(help="Run directory to resume (default: the scope's latest).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Everything but publishing to Neo4j.")] = False,
@@ -253,7 +253,8 @@ def sync(
     if_changed: Annotated[bool, typer.Option("--if-changed", help="Only when the scope's graph changed since its "
                                              "active run (recorded in `jobs history`).")] = False,
 ) -> None:
-    """Export the graph, encode images and texts, train, evaluate, predict links and publish them to Neo4j."""
+    """Export the graph, encode images and texts, train, evaluate, predict links, publish them to Neo4j and write
+    the run's report."""
     from dataclasses import replace
 
     cfg = load_config(config)
@@ -273,6 +274,29 @@ def sync(
     with connect(cfg) as graph:
         state = run_sync(graph, cfg, start=start, run_dir=run_dir, dry_run=dry_run, device=device, console=console)
     console.print(run_summary(state))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path | None, typer.Argument(
+        help="A sync or refresh run directory (default: the latest run of the configured scope).")] = None,
+    config: ConfigOption = None,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of RUN_DIR/report/.")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Write a run's report: one self-contained HTML page (metrics, figures, sample predictions) plus PNG figures."""
+    from vlkge_graph.jobs.sync import latest_run_dir
+    from vlkge_graph.report import write_report
+
+    if run_dir is None:
+        try:
+            run_dir = latest_run_dir(load_config(config))
+        except ConfigError as exc:
+            raise ConfigError(f"report: give a RUN_DIR, or configure the sync scope whose latest run to report ({exc})"
+                              ) from exc
+    written = write_report(run_dir, device=device, output=output)
+    console.print(f"report of {run_dir.name}: {written.index} ({len(written.figures)} figures, "
+                  f"{written.gallery_queries} sample queries)", soft_wrap=True)
 
 
 # -- scheduled jobs (vlkge_graph/jobs/) --------------------------------------------------------

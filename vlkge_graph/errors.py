@@ -23,6 +23,10 @@ class Neo4jServerError(VlkgeError):
     """The local Neo4j server could not be obtained, started or stopped."""
 
 
+class ReportError(VlkgeError):
+    """A run's report could not be written; what the run published stands."""
+
+
 class DataWarning(UserWarning):
     """Input was usable but lost or changed something (images dropped, ids stripped); the message says what
     and where."""

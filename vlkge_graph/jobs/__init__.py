@@ -1,1 +1,1 @@
-"""Jobs that chain the stages: sync (export -> encode -> train -> predict -> publish)."""
+"""Jobs that chain the stages: sync (export -> encode -> train -> predict -> publish -> report)."""

@@ -280,6 +280,7 @@ def _publish(stage: Stage) -> dict[str, Any]:
     return {**asdict(summary), "mode": "one transaction"}
 
 
-#: The refresh's stages: a sync's, with fold in place of train and evaluate.
+#: The refresh's stages: a sync's, with fold in place of train and evaluate, and no report (the model and its
+#: metrics are the parent's; ``vlkge-graph report`` on a refresh run shows them with the folded model's predictions).
 REFRESH_STAGES = [("export", export_stage), ("encode", encode_stage), ("fold", _fold), ("predict", _predict),
                   ("publish", _publish)]

@@ -1,15 +1,19 @@
-"""``vlkge-graph sync``: export -> encode -> train -> evaluate -> predict -> publish, resumable by stage.
+"""``vlkge-graph sync``: export -> encode -> train -> evaluate -> predict -> publish -> report, resumable by stage.
 
-Each stage reads the artifacts of the earlier ones from the run directory and writes its own:
+Each stage reads the artifacts of the earlier ones from the run directory (``runs/<scope>-<time>/``, beside
+``run.json``: the run's identity and each finished stage's timing and results) and writes its own:
 
 ==========  =====================================================================================
 export      ``snapshot/`` (entities, relations, triples, manifest), ``rejected.parquet``
 encode      ``features/`` (one matrix and presence mask per modality; the encoder cache is reused)
-train       ``train/model.pt`` (+ checkpoints), ``train/published.*`` (the parameters the plugin scores, with the
-            probability calibration fitted on the validation split)
+train       ``train/model.pt`` (+ ``checkpoints/``), ``train/published.*`` (the parameters the plugin
+            scores, with the probability calibration fitted on the validation split), ``train/recipe.json``
+            (the recipe as trained), ``train/history.json`` (loss and validation MRR per epoch)
 evaluate    ``train/metrics.json`` (the test split under the recipe's protocol), ``train/calibration.json``
 predict     ``candidates.parquet``
 publish     the new generation in Neo4j (the only stage that writes there; see graph/publish.py)
+report      ``report/index.html`` (one self-contained file) and its figures ``report/*.png``
+            (vlkge_graph/report/); it runs after publish, so a failed report never undoes a publish
 ==========  =====================================================================================
 
 So ``--from predict`` reuses a finished training, a crash costs only the stage it happened in, and the
@@ -32,7 +36,7 @@ import pandas as pd
 from rich.console import Console
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
-from vlkge_graph.errors import ConfigError, Interrupted
+from vlkge_graph.errors import ConfigError, Interrupted, ReportError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph_filter import GraphFilter
 from vlkge_graph.jobs.summary import describe
@@ -53,6 +57,8 @@ TRAIN = "train"
 REJECTED = "rejected.parquet"
 CANDIDATES = "candidates.parquet"
 RECIPE_FILE = "recipe.json"  # in train/: the recipe as trained, for the run record
+HISTORY_FILE = "history.json"  # in train/: one record per epoch (epoch, loss, seconds, valid_mrr when evaluated)
+REPORT = "report"
 
 
 @dataclass
@@ -139,17 +145,12 @@ class Stage:
         """The trained run: the one train built, else loaded once from ``train/`` with the encode stage's
         features (no encoder is loaded)."""
         if self.trained_run is None:
-            from vlkge_graph.training.api import load_trained
-
-            self.trained_run = load_trained(self.run_dir / TRAIN, dataset=str(self.run_dir / SNAPSHOT),
-                                            device=self.device, features=self.features(), tables=self.tables())
+            self.trained_run = load_run_model(self.run_dir, self.device, self.tables(), self.features())
         return self.trained_run
 
     def features(self) -> EncodedFeatures | None:
         """The encode stage's features, or None when the recipe is structure-only."""
-        from vlkge_graph.encoders.features import load_features
-
-        return load_features(self.run_dir / FEATURES) if (self.run_dir / FEATURES).is_dir() else None
+        return run_features(self.run_dir)
 
     def recipe(self) -> Recipe:
         """The recipe to encode and train with: the sync's, or for a refresh the one its parent was trained with."""
@@ -159,6 +160,24 @@ class Stage:
             path = Path(self.config.sync.runs_dir) / self.state.parent / TRAIN / RECIPE_FILE
             return parse_recipe(json.loads(path.read_text(encoding="utf-8")), str(path))
         return load_recipe(self.config.sync.recipe)
+
+
+def run_features(run_dir: Path) -> EncodedFeatures | None:
+    """A run directory's encoded features, or None when its recipe is structure-only."""
+    from vlkge_graph.encoders.features import load_features
+
+    return load_features(run_dir / FEATURES) if (run_dir / FEATURES).is_dir() else None
+
+
+def load_run_model(run_dir: Path, device: str | None = None, tables: TableSet | None = None,
+                   features: EncodedFeatures | None = None) -> TrainedRun:
+    """A run directory's trained model, with its snapshot and encode stage's features (no encoder is loaded)."""
+    from vlkge_graph.training.api import load_trained
+
+    tables = tables if tables is not None else read_snapshot(run_dir / SNAPSHOT)[0]
+    features = features if features is not None else run_features(run_dir)
+    return load_trained(run_dir / TRAIN, dataset=str(run_dir / SNAPSHOT), device=device, features=features,
+                        tables=tables)
 
 
 def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path | None = None,
@@ -248,6 +267,7 @@ def _train(stage: Stage) -> dict[str, Any]:
                       features=stage.features(), tables=stage.tables(), warm_from=_warm_source(stage, recipe))
     run.published().save(stage.run_dir / TRAIN)
     (stage.run_dir / TRAIN / RECIPE_FILE).write_text(json.dumps(run.recipe.to_dict(), indent=2), encoding="utf-8")
+    (stage.run_dir / TRAIN / HISTORY_FILE).write_text(json.dumps(report["history"], indent=1), encoding="utf-8")
     stage.trained_run = run
     return {k: report[k] for k in ("epochs", "best_epoch", "best_valid_mrr", "stopped_early", "warm_start")} | {
         "hard_negatives": len(rejected)}
@@ -342,10 +362,28 @@ def publish_stage(stage: Stage) -> dict[str, Any]:
             "embedding_property": summary.embedding_property}
 
 
+def report_stage(stage: Stage) -> dict[str, Any]:
+    """The run's report (``report/index.html`` and its figures). It comes after publish, which it never undoes:
+    a failure here fails the sync with a message naming this stage and how to redo only it."""
+    from vlkge_graph.report import write_report
+    from vlkge_graph.training.api import MODEL_FILE
+
+    try:
+        trained = stage.trained() if stage.trained_run or (stage.run_dir / TRAIN / MODEL_FILE).is_file() else None
+        written = write_report(stage.run_dir, trained=trained)
+    except Exception as exc:
+        done = "published; the publish stands" if "publish" in stage.state.stages else "not published"
+        raise ReportError(f"{stage.state.kind} {stage.state.run_id}: the report stage failed ({done}): "
+                          f"{type(exc).__name__}: {exc}. Redo only the report with `vlkge-graph sync --from report "
+                          f"--run-dir {stage.run_dir}` or `vlkge-graph report {stage.run_dir}`") from exc
+    stage.console.print(f"report: {written.index}")
+    return {"path": str(written.index), "figures": len(written.figures), "gallery": written.gallery_queries}
+
+
 #: The stages in order: ``sync --from NAME`` starts at NAME.
 STAGES: list[tuple[str, StageFunction]] = [
     ("export", export_stage), ("encode", encode_stage), ("train", _train), ("evaluate", _evaluate),
-    ("predict", _predict), ("publish", publish_stage)]
+    ("predict", _predict), ("publish", publish_stage), ("report", report_stage)]
 
 #: What `vlkge-graph demo` syncs: the Countries-MM graph with the offline encoders' recipe.
 DEMO_SYNC = SyncConfig(graph=GraphFilter(entity_labels=["CountriesMM"]), recipe="training/countries-mm.yaml",
