@@ -7,7 +7,11 @@ share of the time, not the model), then adds the held-out 1% as a user's ETL wou
 2. ``refresh`` end to end (export, encode through the cache, fold, predict the touched lists, publish
    them in one transaction) against the full sync's time (goal: at most 10%);
 3. the candidates it writes against what the full publish wrote (goal: at most 5%).
-Usage: python benchmarks/bench_refresh.py [--share 0.01] [--epochs 2] [--k 5]
+--structure-dropout P trains the full sync's model with ``model.structure_dropout: P`` (issue 12's features-only
+path), so new entities embedded from their glosses alone land among the trained ones; --transaction-max N sets
+``sync.refresh_transaction_max``.
+Usage: python benchmarks/bench_refresh.py [--share 0.01] [--epochs 2] [--k 5] [--structure-dropout 0.5]
+       [--transaction-max 100000]
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.01)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--structure-dropout", type=float, default=0.0)
+    parser.add_argument("--transaction-max", type=int, default=SyncConfig.refresh_transaction_max)
     args = parser.parse_args()
     console = Console(width=160)
     try:
@@ -65,11 +71,15 @@ def main() -> None:
         uri = server.start().uri
         try:
             label = f"Bench{uuid.uuid4().hex[:8]}"
-            (Path(tmp) / "recipe.yaml").write_text(RECIPE.replace("EPOCHS", str(args.epochs)))
+            recipe = RECIPE.replace("EPOCHS", str(args.epochs))
+            if args.structure_dropout:
+                dropout = f"reciprocal: true, structure_dropout: {args.structure_dropout}}}"
+                recipe = recipe.replace("reciprocal: true}", dropout)
+            (Path(tmp) / "recipe.yaml").write_text(recipe)
             cfg = Config(neo4j=Neo4jConfig(uri=uri), sync=SyncConfig(
                 scope=label, graph=GraphFilter(entity_labels=[label], modalities=Modalities(text=["text"], image=[])),
                 recipe=str(Path(tmp) / "recipe.yaml"), predict=PredictConfig(k=args.k),
-                runs_dir=str(Path(tmp) / "runs"), device="cpu"))
+                runs_dir=str(Path(tmp) / "runs"), device="cpu", refresh_transaction_max=args.transaction_max))
             with connect(cfg, start_local=False) as graph:
                 load_tables(graph, base, label, progress=False)
                 start = time.perf_counter()
@@ -103,7 +113,8 @@ def main() -> None:
                              f"{written:,}; mean Jaccard@{args.k} of unchanged lists {predict['jaccard_at_k']:.3f}"))
         finally:
             server.stop()
-    table = Table(title=f"Refresh vs full sync on WN18RR ({platform.processor() or platform.machine()}, "
+    table = Table(title=f"Refresh vs full sync on WN18RR, structure dropout {args.structure_dropout} "
+                        f"({platform.processor() or platform.machine()}, "
                         f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
                         f"load average {os.getloadavg()[0]:.1f})")
     for column in ("what", "seconds", "result"):

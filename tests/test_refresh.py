@@ -195,16 +195,13 @@ def test_a_refresh_that_dies_in_its_transaction_leaves_the_parent_and_the_rerun_
     assert len(visible(graph, label)) == len(table)
 
 
-def test_a_change_too_large_for_one_transaction_publishes_a_whole_generation(
-        graph: Graph, refreshed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_change_too_large_for_one_transaction_publishes_a_whole_generation(graph: Graph, refreshed) -> None:
     label, cfg, _, _, _, _ = refreshed
-    from vlkge_graph.jobs import refresh as refresh_module
-
     graph.execute(f"CREATE (n:`{label}`:Country {{id: 'country:NEW5', name: 'Bigland', "
                   "text: 'Bigland is a large country in South America.'})")
     before = active(graph, label)
-    monkeypatch.setattr(refresh_module, "ONE_TRANSACTION", 0)
-    state = refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")
+    small = replace(cfg, sync=replace(cfg.sync, refresh_transaction_max=0))
+    state = refresh(graph, small, detect_changes(graph, cfg.sync), device="cpu")
     assert state.stages["publish"]["mode"] == "full generation"
     now = active(graph, label)
     assert now["run_id"] == state.run_id and now["generation"] != before["generation"]

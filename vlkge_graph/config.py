@@ -86,6 +86,15 @@ class SyncConfig:
     lock_wait_s: float = 0  # how long publish waits for another publish's lock (0: fail at once)
     #: Start training from the scope's active run when its model has the same shape (training/warm_start.py).
     warm_start: bool = True
+    #: A refresh rewrites at most this many candidates in its one transaction; a larger change publishes a whole
+    #: new generation in batches (still without training). 521,030 exceeded a 2 GB heap's transaction memory
+    #: on WN18RR; raise it with the server's heap (``dbms.memory.transaction.total.max``).
+    refresh_transaction_max: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.refresh_transaction_max < 0:
+            raise ConfigError(f"sync.refresh_transaction_max: a number of candidates (0 or more), got "
+                              f"{self.refresh_transaction_max}")
 
     @property
     def scope_name(self) -> str:

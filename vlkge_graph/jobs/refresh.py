@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 
 #: Which top-k lists the refresh predicted again (anchor id, relation, direction), for publish.
 TOUCHED = "touched_lists.parquet"
-#: At most this many candidates are rewritten in the refresh's one transaction (measured: 521,030 exceeded a
-#: 2 GB heap's transaction memory on WN18RR); a larger change publishes a whole new generation, in batches,
-#: as a sync does (still without training).
-ONE_TRANSACTION = 100_000
 CHANGES = "changes.json"
 LIST_KEY = ["anchor", "relation", "direction"]
 
@@ -262,7 +258,7 @@ def _publish(stage: Stage) -> dict[str, Any]:
     anchor = np.where(candidates["direction"] == "tail", candidates["head"], candidates["tail"])
     listed = pd.MultiIndex.from_frame(candidates.assign(anchor=anchor)[LIST_KEY])
     fresh = candidates[listed.isin(pd.MultiIndex.from_frame(keys))]
-    if len(fresh) > ONE_TRANSACTION:
+    if len(fresh) > stage.config.sync.refresh_transaction_max:
         stage.console.print(f"the change touched {len(keys):,} top-k lists ({len(fresh):,} candidates, more than one "
                             f"transaction takes): publishing a whole new generation instead")
         from vlkge_graph.jobs.sync import publish_stage
