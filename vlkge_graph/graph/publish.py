@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from neo4j import ManagedTransaction
+from rich.console import Console
 
 from vlkge_graph.errors import ConfigError, DataError
 from vlkge_graph.etl.tables import CANDIDATE_COLUMNS
@@ -125,9 +126,10 @@ class PublishSummary:
 def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings: np.ndarray,
             relations: Sequence[RelationParams], candidates: pd.DataFrame,
             batch_size: int = BATCH, workers: int = WRITERS, lock_wait_s: float = 0, lock_lease_s: float = 120,
-            progress: bool = True) -> PublishSummary:
+            progress: bool = True, console: Console | None = None) -> PublishSummary:
     """Publish one run. ``entities`` has ``id`` and ``label`` (the node's label for matching on
-    ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has PUBLISH_COLUMNS."""
+    ``run.entity_key``) aligned with the rows of ``embeddings``; ``candidates`` has PUBLISH_COLUMNS.
+    ``progress`` goes to ``console`` (default stderr)."""
     started = time.perf_counter()
     _check_inputs(run, entities, embeddings, candidates)
     apply_schema(graph)  # the candidate indexes, and the uniqueness that makes the locks exclusive
@@ -154,11 +156,11 @@ def publish(graph: Graph, run: RunRecord, *, entities: pd.DataFrame, embeddings:
         phases = {"prepare": time.perf_counter() - started}
         node_ids = _node_ids(graph, run, entities)
         mark = time.perf_counter()
-        with tracked("publishing embeddings", len(entities), enabled=progress) as bar:
+        with tracked("publishing embeddings", len(entities), console=console, enabled=progress) as bar:
             _write_embeddings(graph, lease, run, node_ids, entities, embeddings, slot, batch_size, bar)
         phases["embeddings"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        with tracked("publishing candidates", len(candidates), enabled=progress) as bar:
+        with tracked("publishing candidates", len(candidates), console=console, enabled=progress) as bar:
             _write_candidates(graph, lease, generation, node_ids, candidates, batch_size, workers, bar)
         phases["candidates"] = time.perf_counter() - mark
         mark = time.perf_counter()

@@ -198,8 +198,7 @@ def _predict(stage: Stage) -> dict[str, Any]:
     fresh = predict_links(run.model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
                           min_score=p.min_score, constrain_labels=p.constrain_labels,
                           exclude=[rejected] if len(rejected) else [],
-                          calibration=run.calibration,
-                          device=run.device, only=only)
+                          calibration=run.calibration, device=run.device, only=only, console=stage.console)
     fresh["type"] = fresh["relation"]
     ids = list(data.entity_ids)
     keys = pd.DataFrame([(ids[i], relation, direction) for (relation, direction), anchors in only.items()

@@ -319,8 +319,7 @@ def _predict(stage: Stage) -> dict[str, Any]:
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
     candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
-                               calibration=run.calibration,
-                               device=run.device)
+                               calibration=run.calibration, device=run.device, console=stage.console)
     candidates["type"] = candidates["relation"].map(type_of)
     candidates.to_parquet(stage.run_dir / CANDIDATES)
     stage.console.print(f"{len(candidates):,} candidate links")
@@ -355,7 +354,7 @@ def publish_stage(stage: Stage) -> dict[str, Any]:
         timings={s: v.get("seconds", 0.0) for s, v in state.stages.items()})
     candidates = pd.read_parquet(stage.run_dir / CANDIDATES)
     summary = publish(stage.graph, run, entities=entities, embeddings=params.entity_vectors, relations=relations,
-                      candidates=candidates, lock_wait_s=config.sync.lock_wait_s)
+                      candidates=candidates, lock_wait_s=config.sync.lock_wait_s, console=stage.console)
     stage.console.print(f"published {summary.candidates:,} candidates and {summary.embeddings:,} embeddings "
                         f"({summary.embedding_property}) in {summary.seconds:.1f} s")
     return {"candidates": summary.candidates, "embeddings": summary.embeddings,
