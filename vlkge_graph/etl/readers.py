@@ -378,6 +378,7 @@ def _wordnet_fill(recipe: Recipe, entities: pd.DataFrame) -> pd.DataFrame:
     A bare offset is looked up in every part of speech; where several synsets share it (WN18RR has 232
     such ids, inherited from WN18) the node stands for all of them: their glosses are joined, each
     marked with its part of speech, and the name is the first in noun, verb, adjective, adverb order.
+    ``name_in_text``: each gloss starts with its own synset's name (``verb: pay: act or give ...``).
     """
     spec = recipe.wordnet
     assert spec is not None
@@ -388,6 +389,8 @@ def _wordnet_fill(recipe: Recipe, entities: pd.DataFrame) -> pd.DataFrame:
     hits = hits[hits["pos"].isna() | (hits["pos"] == hits["wn_pos"])]
     rank = {pos: i for i, pos in enumerate(_POS_WORDS)}
     hits = hits.sort_values("wn_pos", key=lambda s: s.map(rank), kind="stable")
+    if spec.name_in_text:
+        hits["wn_gloss"] = hits["wn_name"] + ": " + hits["wn_gloss"]
     first = hits.drop_duplicates("id").set_index("id")
     texts = first["wn_gloss"]
     shared = hits[hits["id"].duplicated(keep=False)]

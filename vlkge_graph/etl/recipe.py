@@ -106,6 +106,9 @@ class WordNetSpec:
 
     name: bool = True
     text: bool = True
+    #: Start each gloss with its synset's readable name (``dog: a member of the genus Canis ...``), as
+    #: BLP's entity descriptions do; false (default) keeps the gloss alone, the paper's WN18RR texts.
+    name_in_text: bool = False
 
 
 @dataclass(frozen=True)
