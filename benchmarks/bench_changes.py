@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig, SyncConfig
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph, connect
 from vlkge_graph.graph.export import export_tables
@@ -76,10 +75,8 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.01, help="share of entities added after the sync")
     args = parser.parse_args()
     console = Console(width=160)
-    try:
-        tables = read_dataset("wn18rr")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn18rr", console)
+    if tables is None:
         return
     base, added = split_off(tables, args.share)
     rows: list[tuple[str, str, str, str]] = []

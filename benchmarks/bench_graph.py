@@ -18,12 +18,11 @@ import time
 import uuid
 
 import torch
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.graph.connection import WRITERS, connect
 from vlkge_graph.graph.export import export_tables
 from vlkge_graph.graph.load import load_tables
@@ -44,10 +43,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     console = Console(width=150)
-    try:
-        tables = read_dataset("wn18rr")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn18rr", console)
+    if tables is None:
         return
     rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as home:

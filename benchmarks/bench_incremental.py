@@ -19,12 +19,11 @@ import tempfile
 import numpy as np
 import pandas as pd
 import torch
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.publish import RelationParams, RunRecord, publish
@@ -46,10 +45,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     args = parser.parse_args()
     console = Console(width=160)
-    try:
-        tables = read_dataset("wn18rr")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn18rr", console)
+    if tables is None:
         return
     data = TrainingData.from_tables(tables)
     torch.manual_seed(0)

@@ -36,12 +36,11 @@ from typing import Any
 
 import pandas as pd
 import torch
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import WRITERS, Graph, connect
 from vlkge_graph.graph.load import load_tables, node_element_ids
@@ -97,10 +96,8 @@ def main() -> None:
     if not set(rows) <= set(range(1, len(VARIANTS) + 1)):
         parser.error(f"--rows: rows are numbered 1 to {len(VARIANTS)}, got {args.rows}")
     console = Console(width=200)
-    try:
-        tables = read_dataset("wn18rr")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn18rr", console)
+    if tables is None:
         return
     candidates = _candidates(tables, args.candidates)
     if args.paired:

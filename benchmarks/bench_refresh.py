@@ -26,12 +26,11 @@ from pathlib import Path
 
 import torch
 from bench_changes import split_off  # the change benchmark's held-out split (run from benchmarks/)
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
 from vlkge_graph.config import Config, LocalServerConfig, Neo4jConfig, PredictConfig, SyncConfig
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.graph.connection import connect
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph.server import LocalServer
@@ -58,10 +57,8 @@ def main() -> None:
     parser.add_argument("--transaction-max", type=int, default=SyncConfig.refresh_transaction_max)
     args = parser.parse_args()
     console = Console(width=160)
-    try:
-        tables = read_dataset("wn18rr")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn18rr", console)
+    if tables is None:
         return
     base, added = split_off(tables, args.share)
     rows: list[tuple[str, str, str]] = []

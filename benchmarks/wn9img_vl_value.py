@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import dataset_or_skip  # benchmarks/common.py
 from rich.console import Console
 from rich.table import Table
 
-from vlkge_graph.errors import SourceMissingError
-from vlkge_graph.etl.readers import read_dataset
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.snapshot import write_snapshot
 from vlkge_graph.training.api import train
@@ -61,10 +60,8 @@ def main() -> None:
     parser.add_argument("--output", default="/tmp/wn9img-vl")
     args = parser.parse_args()
     console = Console()
-    try:
-        tables = read_dataset("wn9-img")
-    except SourceMissingError as exc:
-        console.print(f"skipped: {exc}")
+    tables = dataset_or_skip("wn9-img", console)
+    if tables is None:
         return
     out = Path(args.output)
     inductive, held = inductive_split(tables, 0.10, seed=42)
