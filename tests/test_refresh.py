@@ -140,6 +140,20 @@ def test_visible_state_is_the_refresh_runs_candidate_table(graph: Graph, refresh
     assert 0 < active(graph, label)["jaccard"] <= 1
 
 
+def test_refreshed_candidates_carry_their_relationship_type(graph: Graph, refreshed) -> None:
+    """A refresh's new candidates name their relation and its relationship type, as a sync's do."""
+    from vlkge_graph.snapshot import read_snapshot
+
+    label, cfg, _, state, _, _ = refreshed
+    type_of = read_snapshot(Path(cfg.sync.runs_dir) / state.run_id / "snapshot")[0].relation_types()
+    rows = graph.query(f"MATCH (r:VlkgeRun {{active: true, scope: $label}}) "
+                       f"MATCH (h:`{label}`)-[c:VLKGE_CANDIDATE {{generation: r.generation}}]->() "
+                       "WHERE h.id STARTS WITH 'country:NEW' RETURN DISTINCT c.relation AS relation, c.type AS type",
+                       label=label)
+    assert rows and all(r["type"] == type_of[r["relation"]] for r in rows), (rows, type_of)
+    assert any(r["type"] != r["relation"] for r in rows)  # names and types differ here: the check can fail
+
+
 def test_after_a_refresh_nothing_changed(graph: Graph, refreshed) -> None:
     _, cfg, _, _, _, _ = refreshed
     assert not detect_changes(graph, cfg.sync).changed

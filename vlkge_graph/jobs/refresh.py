@@ -37,6 +37,7 @@ from vlkge_graph.jobs.sync import (
     encode_stage,
     export_stage,
     new_run_dir,
+    predict_candidates,
     run_stages,
 )
 
@@ -185,21 +186,13 @@ def touched_lists(run: TrainedRun, before: pd.DataFrame, change: Change, k: int)
 
 def _predict(stage: Stage) -> dict[str, Any]:
     """The touched lists predicted again; the candidate table is the parent's with those lists replaced."""
-    from vlkge_graph.prediction import predict_links
-
     run = stage.trained()
     change = Change.load(stage.run_dir)
     p = stage.config.sync.predict
     before = pd.read_parquet(_parent(stage) / CANDIDATES)
     only = touched_lists(run, before, change, p.k)
     data = run.data
-    labels = run.tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
-    rejected = data.with_hard_negatives(stage.rejected()).hard_negatives
-    fresh = predict_links(run.model, data, labels, relations=p.relations, directions=p.directions, k=p.k,
-                          min_score=p.min_score, constrain_labels=p.constrain_labels,
-                          exclude=[rejected] if len(rejected) else [],
-                          calibration=run.calibration, device=run.device, only=only, console=stage.console)
-    fresh["type"] = fresh["relation"]
+    fresh = predict_candidates(stage, run, only)
     ids = list(data.entity_ids)
     keys = pd.DataFrame([(ids[i], relation, direction) for (relation, direction), anchors in only.items()
                          for i in anchors.tolist()], columns=LIST_KEY)

@@ -43,6 +43,10 @@ from vlkge_graph.jobs.summary import describe
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from torch import Tensor
+
     from vlkge_graph.encoders.features import EncodedFeatures
     from vlkge_graph.etl.tables import TableSet
     from vlkge_graph.training.api import TrainedRun
@@ -306,10 +310,12 @@ def _evaluate(stage: Stage) -> dict[str, Any]:
     return {"test": {k: v for k, v in result.summary().items() if isinstance(v, int | float)} | probabilities}
 
 
-def _predict(stage: Stage) -> dict[str, Any]:
+def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, str], Tensor] | None = None
+                       ) -> pd.DataFrame:
+    """``run``'s top-k candidates under the scope's ``predict`` settings, rejected pairs excluded, with each
+    relation's name and relationship type; ``only``: just these lists (a refresh's touched ones)."""
     from vlkge_graph.prediction import predict_links
 
-    run = stage.trained()
     data, p = run.data, stage.config.sync.predict
     labels = run.tables.entities.set_index("id").loc[list(data.entity_ids), "type_label"].tolist()
     rejected = data.with_hard_negatives(stage.rejected()).hard_negatives
@@ -319,8 +325,13 @@ def _predict(stage: Stage) -> dict[str, Any]:
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
     candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
-                               calibration=run.calibration, device=run.device, console=stage.console)
+                               calibration=run.calibration, device=run.device, only=only, console=stage.console)
     candidates["type"] = candidates["relation"].map(type_of)
+    return candidates
+
+
+def _predict(stage: Stage) -> dict[str, Any]:
+    candidates = predict_candidates(stage, stage.trained())
     candidates.to_parquet(stage.run_dir / CANDIDATES)
     stage.console.print(f"{len(candidates):,} candidate links")
     return {"candidates": len(candidates)}
