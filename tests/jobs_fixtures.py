@@ -6,12 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph.load import load_tables
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs.fingerprint import plugin_available
 
 #: Structure only (no encoders), few epochs: a sync of the tiny graph takes a few seconds.
 TINY_RECIPE = """
@@ -43,6 +45,15 @@ def tiny_sync_config(base: Config, label: str, work: Path, epochs: int = 2) -> C
     return replace(base, sync=SyncConfig(graph=GraphFilter(entity_labels=[label]),
                                          recipe=str(work / "tiny-recipe.yaml"), predict=PredictConfig(k=3),
                                          runs_dir=str(work / "runs"), device="cpu"))
+
+
+def tiny_scope(graph: Graph, base: Config, label: str, work: Path, epochs: int = 2) -> Config:
+    """The tiny graph loaded as ``label`` and its sync configuration; skips, saying why, without the plugin's
+    ``vlkge.fingerprint`` (change detection needs it)."""
+    if not plugin_available(graph):
+        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
+    load_tiny(graph, label)
+    return tiny_sync_config(base, label, work, epochs)
 
 
 def load_tiny(graph: Graph, label: str, n: int = 24) -> None:

@@ -14,11 +14,10 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.jobs_fixtures import load_tiny, tiny_sync_config
+from tests.jobs_fixtures import tiny_scope
 from vlkge_graph.cli import app
 from vlkge_graph.config import Config, JobConditions, JobConfig
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.jobs.fingerprint import plugin_available
 from vlkge_graph.jobs.history import records
 from vlkge_graph.jobs.runner import run_job
 
@@ -27,10 +26,7 @@ QUIET = Console(stderr=True, quiet=True)
 
 @pytest.fixture
 def scope(graph: Graph, neo4j_config: Config, unique_label: str, tmp_path: Path) -> Config:
-    if not plugin_available(graph):
-        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
-    load_tiny(graph, unique_label)
-    return tiny_sync_config(neo4j_config, unique_label, tmp_path)
+    return tiny_scope(graph, neo4j_config, unique_label, tmp_path)
 
 
 def job(action: str = "retrain", **when: object) -> JobConfig:

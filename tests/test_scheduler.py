@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.jobs_fixtures import TINY_RECIPE, load_tiny, tiny_sync_config
+from tests.jobs_fixtures import TINY_RECIPE, tiny_scope
 from vlkge_graph.config import Config
 from vlkge_graph.etl.sources import PROJECT_ROOT
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.jobs.fingerprint import plugin_available
 
 pytestmark = pytest.mark.slow
 
@@ -82,10 +81,7 @@ def history(graph: Graph, scope: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def tiny(graph: Graph, neo4j_config: Config, unique_label: str, tmp_path: Path) -> Config:
-    if not plugin_available(graph):
-        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
-    load_tiny(graph, unique_label)
-    return tiny_sync_config(neo4j_config, unique_label, tmp_path)
+    return tiny_scope(graph, neo4j_config, unique_label, tmp_path)
 
 
 def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(graph: Graph, tiny: Config,
@@ -145,11 +141,8 @@ def test_scheduler_runs_records_survives_failures_stops_on_sigterm_and_resumes(g
 
 
 def test_two_schedulers_never_run_jobs_of_one_scope_at_once(graph: Graph, neo4j_config: Config, tmp_path: Path) -> None:
-    if not plugin_available(graph):
-        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
     label = f"Two{uuid.uuid4().hex[:10]}"
-    load_tiny(graph, label)
-    cfg = tiny_sync_config(neo4j_config, label, tmp_path)
+    cfg = tiny_scope(graph, neo4j_config, label, tmp_path)
     config = write_config(tmp_path / "vlkge.yaml", cfg, jobs={
         "always": {"cron": "*/2 * * * * *", "action": "retrain", "when": {"changed": False}, "lock_wait_s": 120}})
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
@@ -170,11 +163,8 @@ def test_sigterm_abandons_a_stage_that_outlasts_the_grace(graph: Graph, neo4j_co
     interrupted, frees the scope's lock and exits with 143; the job's next run would resume it."""
     from vlkge_graph.jobs.runner import next_stage, resumable_run
 
-    if not plugin_available(graph):
-        pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
     label = f"Term{uuid.uuid4().hex[:10]}"
-    load_tiny(graph, label)
-    cfg = tiny_sync_config(neo4j_config, label, tmp_path, epochs=500)
+    cfg = tiny_scope(graph, neo4j_config, label, tmp_path, epochs=500)
     config = write_config(tmp_path / "vlkge.yaml", cfg, jobs={"slow": {"action": "retrain"}})
     config.write_text(config.read_text().replace("stop_grace_s: 120", "stop_grace_s: 1"))
     log = tmp_path / "run.log"

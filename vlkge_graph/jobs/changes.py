@@ -190,7 +190,7 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any]) -
                       changed_text=sorted(changed_text), changed_images=sorted(changed_images),
                       new_facts=new_facts, removed_facts=removed_facts, current=current)
     changes.changed = any(changes.counts().values())
-    changes.since_retrain = _since_retrain(run_dir, current, new_ids - old_ids, new_facts)
+    changes.since_retrain = _since_retrain(run_dir, old_ids, old_triples, current)
     return changes
 
 
@@ -209,19 +209,20 @@ def last_retrain_dir(run_dir: Path) -> Path:
         run_dir = parent
 
 
-def _since_retrain(run_dir: Path, current: TableSet, new_ids: set[str], new_facts: pd.DataFrame) -> dict[str, Any]:
-    """The last retrain's size and what is new since it (see :attr:`Changes.since_retrain`)."""
+def _since_retrain(run_dir: Path, old_ids: set[str], old_triples: pd.DataFrame,
+                   current: TableSet) -> dict[str, Any]:
+    """The last retrain's size and what is new since it (see :attr:`Changes.since_retrain`); ``old_ids`` and
+    ``old_triples``: ``run_dir``'s snapshot, already read, which is the retrain's unless it is a refresh."""
     retrain = last_retrain_dir(run_dir)
-    if retrain == run_dir:
-        entities, facts = _snapshot_frames(run_dir)[:2]
-        return {"run_id": run_dir.name, "entities": len(entities), "facts": len(facts),
-                "new_entities": len(new_ids), "new_facts": len(new_facts)}
-    entities, facts = _snapshot_frames(retrain)[:2]
-    now = current.triples[FACT_KEY].drop_duplicates()
-    since = now.merge(facts[FACT_KEY].drop_duplicates(), how="left", on=FACT_KEY, indicator=True)
-    return {"run_id": retrain.name, "entities": len(entities), "facts": len(facts),
-            "new_entities": len(set(current.entities["id"]) - set(entities["id"])),
-            "new_facts": int((since["_merge"] == "left_only").sum())}
+    if retrain != run_dir:
+        snapshot = retrain / "snapshot"
+        old_ids = set(pd.read_parquet(snapshot / TABLE_FILES["entities"], columns=["id"])["id"].astype(str))
+        old_triples = pd.read_parquet(snapshot / TABLE_FILES["triples"], columns=FACT_KEY)
+    facts = current.triples[FACT_KEY].drop_duplicates().merge(old_triples[FACT_KEY].drop_duplicates(), how="left",
+                                                              on=FACT_KEY, indicator=True)
+    return {"run_id": retrain.name, "entities": len(old_ids), "facts": len(old_triples),
+            "new_entities": len(set(current.entities["id"]) - old_ids),
+            "new_facts": int((facts["_merge"] == "left_only").sum())}
 
 
 def _snapshot_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:

@@ -26,6 +26,7 @@ from rich.console import Console
 from vlkge_graph.config import Config
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import Graph
+from vlkge_graph.jobs.changes import FACT_KEY
 from vlkge_graph.jobs.sync import (
     CANDIDATES,
     FEATURES,
@@ -84,7 +85,7 @@ class Change:
     @classmethod
     def of(cls, changes: Changes) -> Change:
         def facts(frame: pd.DataFrame) -> list[list[str]]:
-            return frame[["head", "relation", "tail"]].astype(str).to_numpy().tolist()
+            return frame[FACT_KEY].astype(str).to_numpy().tolist()
 
         return cls(changes.run_id, sorted(changes.new_entities), sorted(changes.removed_entities),
                    sorted(changes.changed_entities), facts(changes.new_facts), facts(changes.removed_facts))
@@ -97,7 +98,7 @@ class Change:
         return cls(**json.loads((run_dir / CHANGES).read_text(encoding="utf-8")))
 
     def facts(self, which: str) -> pd.DataFrame:
-        return pd.DataFrame(getattr(self, which), columns=["head", "relation", "tail"], dtype=str)
+        return pd.DataFrame(getattr(self, which), columns=FACT_KEY, dtype=str)
 
 
 def _parent(stage: Stage) -> Path:
