@@ -9,9 +9,9 @@ share of the time, not the model), then adds the held-out 1% as a user's ETL wou
 3. the candidates it writes against what the full publish wrote (goal: at most 5%).
 --structure-dropout P trains the full sync's model with ``model.structure_dropout: P`` (issue 12's features-only
 path), so new entities embedded from their glosses alone land among the trained ones; --transaction-max N sets
-``sync.refresh_transaction_max``.
+``sync.refresh_transaction_max``; --heap the server's heap (its transaction memory is 70% of it).
 Usage: python benchmarks/bench_refresh.py [--share 0.01] [--epochs 2] [--k 5] [--structure-dropout 0.5]
-       [--transaction-max 100000]
+       [--transaction-max 100000] [--heap 2g]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--structure-dropout", type=float, default=0.0)
     parser.add_argument("--transaction-max", type=int, default=SyncConfig.refresh_transaction_max)
+    parser.add_argument("--heap", default="2g")
     args = parser.parse_args()
     console = Console(width=160)
     tables = dataset_or_skip("wn18rr", console)
@@ -63,7 +64,7 @@ def main() -> None:
     base, added = split_off(tables, args.share)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap="2g", pagecache="1g"),
+        server = LocalServer(LocalServerConfig(bolt_port=0, http_port=0, heap=args.heap, pagecache="1g"),
                              home=Path(tmp) / "home")
         uri = server.start().uri
         try:
@@ -104,13 +105,19 @@ def main() -> None:
                 rows.append(("refresh (export, encode, fold, predict, publish)", f"{refresh_s:.1f}",
                              f"{(refresh_s + detect_s) / full_s:.1%} of the full sync with the detection; "
                              + ", ".join(f"{s} {v['seconds']:.1f} s" for s, v in fresh.stages.items())))
+                publish = fresh.stages["publish"]
+                rows.append(("refresh publish", f"{publish['seconds']:.1f}",
+                             f"{publish['mode']}" + (f" ({publish['why']})" if publish.get("why") else "")))
                 rows.append(("candidates written by the refresh", "",
-                             f"{predict['candidates_written']:,} in {predict['touched_lists']:,} lists = "
+                             f"{predict['candidates_written']:,} in {predict['touched_lists']:,} lists "
+                             f"({predict.get('ranked_again', 0):,} ranked again, {predict.get('entered', 0):,} "
+                             f"entered by new entities) = "
                              f"{predict['candidates_written'] / max(written, 1):.1%} of the full publish's "
                              f"{written:,}; mean Jaccard@{args.k} of unchanged lists {predict['jaccard_at_k']:.3f}"))
         finally:
             server.stop()
-    table = Table(title=f"Refresh vs full sync on WN18RR, structure dropout {args.structure_dropout} "
+    table = Table(title=f"Refresh vs full sync on WN18RR, {args.epochs} epochs, structure dropout "
+                        f"{args.structure_dropout}, heap {args.heap} "
                         f"({platform.processor() or platform.machine()}, "
                         f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
                         f"load average {os.getloadavg()[0]:.1f})")

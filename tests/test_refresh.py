@@ -140,6 +140,26 @@ def test_visible_state_is_the_refresh_runs_candidate_table(graph: Graph, refresh
     assert 0 < active(graph, label)["jaccard"] <= 1
 
 
+def test_the_refresh_table_is_the_folded_models_full_prediction(graph: Graph, refreshed) -> None:
+    """Lists the change may alter are ranked again; the others merge the new entities' own top k into the
+    parent's list. Both must give exactly what ranking every list over every entity with the folded model gives."""
+    from rich.console import Console
+
+    from vlkge_graph.jobs.sync import RunState, Stage, predict_candidates
+
+    _, cfg, _, state, _, _ = refreshed
+    run_dir = Path(cfg.sync.runs_dir) / state.run_id
+    stage = Stage(graph, cfg, run_dir, RunState.load(run_dir), "cpu", Console(quiet=True))
+    full = predict_candidates(stage, stage.trained())
+    table = pd.read_parquet(run_dir / "candidates.parquet")
+    key = ["head", "relation", "tail", "direction"]
+    merged = full.merge(table, on=key, how="outer", suffixes=("", "_table"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    assert np.allclose(merged["score"], merged["score_table"], atol=1e-5)
+    assert (merged["rank"] == merged["rank_table"]).all()
+    assert np.allclose(merged["probability"], merged["probability_table"], atol=1e-6)
+
+
 def test_refreshed_candidates_carry_their_relationship_type(graph: Graph, refreshed) -> None:
     """A refresh's new candidates name their relation and its relationship type, as a sync's do."""
     from vlkge_graph.snapshot import read_snapshot

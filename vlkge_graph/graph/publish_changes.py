@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from neo4j import ManagedTransaction
+from neo4j.exceptions import Neo4jError
 
-from vlkge_graph.errors import ConfigError, DataError
+from vlkge_graph.errors import ConfigError, DataError, VlkgeError
 from vlkge_graph.graph.connection import Graph, column_batches
 from vlkge_graph.graph.load import node_element_ids
 from vlkge_graph.graph.lock import hold_lock
@@ -34,6 +35,15 @@ from vlkge_graph.graph.publish import (
 )
 from vlkge_graph.graph.schema import apply_schema
 from vlkge_graph.namespace import CANDIDATE_TYPE, RELATION_LABEL, RELATION_PARAMS_TYPE, RUN_LABEL
+
+#: Neo4j's answers to a transaction larger than it may hold: one transaction's limit (``db.memory.transaction.max``)
+#: or all transactions' (``dbms.memory.transaction.total.max``, 70% of the heap by default).
+TOO_LARGE = frozenset({"Neo.ClientError.General.TransactionOutOfMemoryError",
+                       "Neo.TransientError.General.MemoryPoolOutOfMemoryError"})
+
+
+class TransactionTooLarge(VlkgeError):
+    """The change did not fit one transaction on this server; it was rolled back, nothing was written."""
 
 
 @dataclass
@@ -85,7 +95,21 @@ def publish_changes(graph: Graph, *, run_id: str, parent: str, scope: str, entit
 def _switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, slot: str,
             anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
             stats: dict[str, Any]) -> int:
-    """The one transaction of a refresh (see the module docstring); returns the candidates deleted."""
+    """The one transaction of a refresh (see the module docstring); returns the candidates deleted. A server
+    that runs out of transaction memory raises TransactionTooLarge, which the driver does not retry: the
+    same transaction would not fit again."""
+    try:
+        return _write_switch(tx, run_id, parent, generation, slot, anchors, frame, vectors, stats)
+    except Neo4jError as exc:
+        if exc.code in TOO_LARGE:
+            raise TransactionTooLarge(f"refresh {run_id}: {len(frame):,} candidates in {len(anchors):,} lists do not "
+                                      f"fit one transaction on this server ({exc.code}); it was rolled back") from exc
+        raise
+
+
+def _write_switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, slot: str,
+                  anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
+                  stats: dict[str, Any]) -> int:
     # the copy gets its own run_id in the same map (run_id is unique, checked as the property is set)
     tx.run(f"MATCH (p:{RUN_LABEL} {{run_id: $parent}}) CREATE (r:{RUN_LABEL}) "
            "SET r = p{.*, run_id: $run_id, parent: $parent, kind: 'refresh', timings: $timings, "

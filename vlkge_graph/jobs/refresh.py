@@ -134,108 +134,195 @@ def _fold(stage: Stage) -> dict[str, Any]:
             "test": parent_test.get("test", {})}  # the parent's metrics: the model did not change
 
 
-def touched_lists(run: TrainedRun, before: pd.DataFrame, change: Change, k: int) -> dict[tuple[str, str], torch.Tensor]:
-    """Per (relation, direction), the query entities whose top-k list the change may alter:
-    new and edited entities; lists holding a removed or edited entity; both ends of new and removed facts;
-    and lists that a new or edited entity now enters (it scores above the list's k-th score, or the list is
-    shorter than k)."""
+class Lists:
+    """Top-k lists named by one integer each, ``(anchor row * relations + relation) * 2 + direction``:
+    set operations over millions of candidates stay numpy operations instead of string tuples."""
+
+    def __init__(self, entity_ids: list[str], relation_ids: list[str]) -> None:
+        self.ids, self.relations = pd.Index(entity_ids), pd.Index(relation_ids)
+
+    def codes(self, frame: pd.DataFrame) -> np.ndarray:
+        """The list of each candidate row; -1 where its anchor or relation is no longer in the model."""
+        head = (frame["direction"] == "head").to_numpy()
+        anchor = self.ids.get_indexer(np.where(head, frame["tail"], frame["head"]))
+        relation = self.relations.get_indexer(frame["relation"])
+        code = (anchor.astype(np.int64) * len(self.relations) + relation) * 2 + head
+        return np.where((anchor >= 0) & (relation >= 0), code, -1)
+
+    def key_codes(self, keys: pd.DataFrame) -> np.ndarray:
+        """The codes of (anchor, relation, direction) rows (``keys``); -1 for anchors not in the model."""
+        return self.codes(pd.DataFrame({"head": keys["anchor"], "tail": keys["anchor"],
+                                        "relation": keys["relation"], "direction": keys["direction"]}))
+
+    def of(self, anchors: object, relation: str, direction: str) -> np.ndarray:
+        rows = self.ids.get_indexer(pd.Index(list(anchors)))  # type: ignore[call-overload]
+        rows = rows[rows >= 0].astype(np.int64)
+        return (rows * len(self.relations) + self.relations.get_loc(relation)) * 2 + (direction == "head")
+
+    def anchors(self, codes: np.ndarray) -> np.ndarray:
+        return codes // 2 // len(self.relations)
+
+    def only(self, codes: np.ndarray) -> dict[tuple[str, str], torch.Tensor]:
+        """``predict_links``' ``only``: the anchors of ``codes`` per (relation, direction)."""
+        codes = np.unique(codes)
+        anchor, relation, head = self.anchors(codes), codes // 2 % len(self.relations), codes % 2
+        return {(str(self.relations[r]), "head" if d else "tail"):
+                torch.from_numpy(anchor[(relation == r) & (head == d)])
+                for r, d in set(zip(relation.tolist(), head.tolist(), strict=True))}
+
+    def keys(self, codes: np.ndarray) -> pd.DataFrame:
+        """The lists of ``codes`` as (anchor id, relation, direction) rows."""
+        codes = np.unique(codes)
+        anchor, relation = self.anchors(codes), codes // 2 % len(self.relations)
+        return pd.DataFrame({"anchor": np.asarray(self.ids, dtype=object)[anchor],
+                             "relation": np.asarray(self.relations, dtype=object)[relation],
+                             "direction": np.where(codes % 2 == 1, "head", "tail")})
+
+
+def lists_to_rescore(lists: Lists, before: pd.DataFrame, codes: np.ndarray, change: Change,
+                     rejected: pd.DataFrame, directions: list[str]) -> np.ndarray:
+    """Lists whose entries a change may alter other than by a new entity entering them, so they are ranked
+    again over every entity: the lists of new and edited entities; lists holding a removed or edited entity
+    or a pair rejected since; both ends' lists of new and removed facts."""
     new, edited, removed = set(change.new), set(change.edited), set(change.removed)
-    ids = pd.Index(list(run.data.entity_ids))
-    lists = before.assign(anchor=np.where(before["direction"] == "tail", before["head"], before["tail"]),
-                          other=np.where(before["direction"] == "tail", before["tail"], before["head"]))
-    changed = new | edited
-    touched: dict[tuple[str, str], set[str]] = {}
-
-    def add(relation: str, direction: str, anchors: object) -> None:
-        touched.setdefault((relation, direction), set()).update(a for a in anchors if a not in removed)
-
-    directions = sorted(set(lists["direction"])) or ["tail"]
-    for relation in run.data.relation_ids:
-        for direction in directions:
-            add(relation, direction, changed & set(ids))
-    stale = lists["other"].isin(removed | edited)
-    for (relation, direction), group in lists[stale].groupby(["relation", "direction"]):
-        add(relation, direction, group["anchor"])
+    parts = [lists.of(new | edited, str(r), d) for r in lists.relations for d in directions]
+    other = np.where(before["direction"] == "head", before["head"], before["tail"])
+    stale = pd.Series(other).isin(removed | edited).to_numpy()
+    if len(rejected):
+        stale |= pd.MultiIndex.from_frame(before[FACT_KEY].astype(str)).isin(
+            pd.MultiIndex.from_frame(rejected[FACT_KEY].astype(str)))
+    parts.append(codes[stale])
     facts = pd.concat([change.facts("new_facts"), change.facts("removed_facts")])
     for relation, group in facts.groupby("relation"):  # a new fact leaves a list, a removed one may enter it
-        for direction in directions:
-            add(str(relation), direction, group["head" if direction == "tail" else "tail"])
-    entering = sorted(changed & set(ids))
-    if entering and len(lists):
-        model = run.model
-        with torch.no_grad():
-            vectors = model.entity_vectors()
-            candidates = vectors[torch.as_tensor(ids.get_indexer(entering))]
-            for (relation, direction), group in lists.groupby(["relation", "direction"]):
-                if relation not in run.data.relation_ids:
-                    continue
-                per_list = group.groupby("anchor")["score"].agg(["min", "size"])
-                anchors = torch.from_numpy(ids.get_indexer(per_list.index).astype(np.int64))
-                keep = anchors >= 0
-                threshold = torch.from_numpy(per_list["min"].to_numpy(np.float64, copy=True))[keep]
-                anchors = anchors[keep]
-                full = torch.from_numpy((per_list["size"] >= k).to_numpy(copy=True))[keep]
-                queries = torch.zeros(len(anchors), 3, dtype=torch.long)
-                queries[:, 0 if direction == "tail" else 2] = anchors
-                queries[:, 1] = list(run.data.relation_ids).index(relation)
-                best = model.score_queries(queries, direction, candidates).float().amax(dim=1)
-                enters = ~full | (best > threshold.float())
-                add(str(relation), direction, [ids[i] for i in anchors[enters].tolist()])
-    return {key: torch.as_tensor(ids.get_indexer(sorted(value)), dtype=torch.long)
-            for key, value in touched.items() if value}
+        if relation in lists.relations:
+            parts += [lists.of(group["head" if d == "tail" else "tail"], str(relation), d) for d in directions]
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return np.unique(out[out >= 0])
+
+
+def relabelled(run: TrainedRun, change: Change, directions: list[str]) -> list[tuple[str, str]]:
+    """(relation, direction)s whose label constraint (``predict.constrain_labels``: labels seen at each end
+    of a relation) the change's facts altered: all their lists are ranked again. Labels are the current
+    ones; a removed entity's label is no longer known, so its removed facts count as never there."""
+    label = run.tables.entities.set_index("id")["type_label"]
+    data = run.data
+    ids, relations = np.asarray(data.entity_ids, dtype=object), np.asarray(data.relation_ids, dtype=object)
+    now = pd.DataFrame(torch.cat(list(data.splits.values())).numpy(), columns=FACT_KEY)
+    now = pd.DataFrame({"head": ids[now["head"]], "relation": relations[now["relation"]], "tail": ids[now["tail"]]})
+    key = pd.MultiIndex.from_frame(now)
+    new = change.facts("new_facts")
+    then = pd.concat([now[~key.isin(pd.MultiIndex.from_frame(new))], change.facts("removed_facts")])
+
+    def ends(frame: pd.DataFrame) -> set[tuple[str, str, str]]:  # (relation, end, a label seen there)
+        return {(r, end, label[e]) for end in ("head", "tail")
+                for r, e in zip(frame["relation"], frame[end], strict=True) if e in label.index}
+
+    moved = sorted({r for r, _, _ in ends(now) ^ ends(then)})
+    return [(r, d) for r in moved for d in directions]
+
+
+def enter_lists(before: pd.DataFrame, codes: np.ndarray, entering: pd.DataFrame, entering_codes: np.ndarray,
+                k: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Lists that new entities enter, ranked from their old entries and the new entities' own top k alone
+    (every other entity's score is as before, so that is the top k over all): the lists' new rows and codes."""
+    stats = pd.DataFrame({"code": codes, "score": before["score"].to_numpy()}).groupby("code")["score"].agg(
+        ["min", "size"])
+    floor = stats["min"].reindex(entering_codes).to_numpy()
+    full = (stats["size"].reindex(entering_codes).fillna(0) >= k).to_numpy()
+    enters = ~full | (entering["score"].to_numpy() > np.nan_to_num(floor, nan=-np.inf))
+    entered = np.unique(entering_codes[enters])
+    both = pd.concat([before[np.isin(codes, entered)], entering[np.isin(entering_codes, entered)]],
+                     ignore_index=True)
+    both_codes = np.concatenate([codes[np.isin(codes, entered)], entering_codes[np.isin(entering_codes, entered)]])
+    order = np.lexsort((-both["score"].to_numpy(), both_codes))
+    both, both_codes = both.iloc[order].reset_index(drop=True), both_codes[order]
+    rank = pd.Series(both_codes).groupby(both_codes).cumcount().to_numpy() + 1
+    return both.assign(rank=rank)[rank <= k].reset_index(drop=True), entered
 
 
 def _predict(stage: Stage) -> dict[str, Any]:
-    """The touched lists predicted again; the candidate table is the parent's with those lists replaced."""
+    """The candidate table is the parent's with the lists the change touched replaced: lists a change may
+    alter are ranked again over every entity; the others take the new entities' top k into account."""
     run = stage.trained()
     change = Change.load(stage.run_dir)
     p = stage.config.sync.predict
     before = pd.read_parquet(_parent(stage) / CANDIDATES)
-    only = touched_lists(run, before, change, p.k)
-    data = run.data
-    fresh = predict_candidates(stage, run, only)
-    ids = list(data.entity_ids)
-    keys = pd.DataFrame([(ids[i], relation, direction) for (relation, direction), anchors in only.items()
-                         for i in anchors.tolist()], columns=LIST_KEY)
-    removed = set(change.removed)
-    gone = pd.DataFrame([(a, r, d) for a in removed for r in data.relation_ids for d in p.directions],
-                        columns=LIST_KEY)
-    keys = pd.concat([keys, gone], ignore_index=True).drop_duplicates()
-    anchor = np.where(before["direction"] == "tail", before["head"], before["tail"])
-    listed = pd.MultiIndex.from_frame(before.assign(anchor=anchor)[LIST_KEY])
-    kept = before[~listed.isin(pd.MultiIndex.from_frame(keys))]
+    lists = Lists(list(run.data.entity_ids), list(run.data.relation_ids))
+    codes = lists.codes(before)
+    rescore = lists_to_rescore(lists, before, codes, change, stage.rejected(), list(p.directions))
+    if p.constrain_labels:
+        every = np.arange(len(lists.ids), dtype=np.int64)
+        rescore = np.union1d(rescore, np.concatenate(
+            [lists.of(lists.ids[every], r, d) for r, d in relabelled(run, change, list(p.directions))] or [[]]
+        ).astype(np.int64))
+    fresh = predict_candidates(stage, run, lists.only(rescore))
+    newcomers = [i for i in lists.ids.get_indexer(change.new) if i >= 0]
+    entered = np.zeros(0, dtype=np.int64)
+    if newcomers:
+        entering = predict_candidates(stage, run, answers=torch.as_tensor(newcomers, dtype=torch.long))
+        entering_codes = lists.codes(entering)
+        outside = ~np.isin(entering_codes, rescore)
+        merged, entered = enter_lists(before, codes, entering[outside].reset_index(drop=True),
+                                      entering_codes[outside], p.k)
+        fresh = pd.concat([fresh, merged], ignore_index=True)
+    touched = np.concatenate([rescore, entered])
+    kept = before[(codes >= 0) & ~np.isin(codes, touched)]
     candidates = pd.concat([kept, fresh], ignore_index=True)
     candidates.to_parquet(stage.run_dir / CANDIDATES)
+    gone = pd.DataFrame([(a, r, d) for a in sorted(change.removed) for r in run.data.relation_ids
+                         for d in p.directions], columns=LIST_KEY)
+    keys = pd.concat([lists.keys(touched), gone], ignore_index=True)
     keys.to_parquet(stage.run_dir / TOUCHED)
-    stability = jaccard_at_k(before, candidates, exclude=set(change.new) | set(change.edited) | removed)
-    stage.console.print(f"{len(keys):,} top-k lists touched; {len(fresh):,} candidates written again "
-                        f"(of {len(candidates):,}); mean Jaccard@{p.k} of unchanged entities' lists {stability:.3f}")
-    return {"touched_lists": len(keys), "candidates_written": len(fresh), "candidates": len(candidates),
-            "jaccard_at_k": stability}
+    moved = stability(lists, before, codes, fresh, touched, set(change.new) | set(change.edited) | set(change.removed))
+    stage.console.print(f"{len(keys):,} top-k lists touched ({len(rescore):,} ranked again, {len(entered):,} entered "
+                        f"by new entities); {len(fresh):,} candidates written again (of {len(candidates):,}); "
+                        f"mean Jaccard@{p.k} of unchanged entities' lists {moved:.3f}")
+    return {"touched_lists": len(keys), "ranked_again": len(rescore), "entered": len(entered),
+            "candidates_written": len(fresh), "candidates": len(candidates), "jaccard_at_k": moved}
 
 
-def jaccard_at_k(before: pd.DataFrame, after: pd.DataFrame, exclude: set[str] | None = None) -> float:
-    """Mean Jaccard overlap of the top-k lists (anchor, relation, direction) of anchors not in ``exclude``,
-    between two candidate tables: 1.0 when the predictions did not move."""
-    def sets(frame: pd.DataFrame) -> pd.Series:
-        f = frame.assign(anchor=np.where(frame["direction"] == "tail", frame["head"], frame["tail"]),
-                         other=np.where(frame["direction"] == "tail", frame["tail"], frame["head"]))
-        f = f[~f["anchor"].isin(exclude or set())]
-        return f.groupby(LIST_KEY)["other"].agg(frozenset)
+def list_jaccard(before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:
+    """Jaccard overlap of each top-k list (``code``) between two tables of (code, other) rows: 1.0 where the
+    list did not move, 0.0 where it is new or gone."""
+    a, b = before.drop_duplicates(), after.drop_duplicates()
+    size_a, size_b = a.groupby("code").size(), b.groupby("code").size()
+    keys = size_a.index.union(size_b.index)
+    common = a.merge(b, on=["code", "other"]).groupby("code").size().reindex(keys, fill_value=0)
+    union = size_a.reindex(keys, fill_value=0) + size_b.reindex(keys, fill_value=0) - common
+    return common / union
 
-    a, b = sets(before), sets(after)
-    keys = a.index.union(b.index)
-    if not len(keys):
+
+def stability(lists: Lists, before: pd.DataFrame, codes: np.ndarray, fresh: pd.DataFrame, touched: np.ndarray,
+              exclude: set[str]) -> float:
+    """Mean Jaccard@k of the lists of anchors not in ``exclude`` (the unchanged entities) between the parent's
+    table and the refresh's: only ``touched`` lists can differ, so only they are compared."""
+    excluded = lists.ids.get_indexer(pd.Index(sorted(exclude)))
+    every = np.union1d(codes[codes >= 0], touched)
+    every = every[~np.isin(lists.anchors(every), excluded)]
+    if not len(every):
         return 1.0
-    a, b = a.reindex(keys), b.reindex(keys)
-    scores = [len(x & y) / len(x | y) if isinstance(x, frozenset) and isinstance(y, frozenset) and (x | y) else
-              (1.0 if not isinstance(x, frozenset) and not isinstance(y, frozenset) else 0.0)
-              for x, y in zip(a, b, strict=True)]
-    return float(np.mean(scores))
+    compared = touched[~np.isin(lists.anchors(touched), excluded)]
+
+    def rows(frame: pd.DataFrame, frame_codes: np.ndarray) -> pd.DataFrame:
+        pick = np.isin(frame_codes, compared)
+        other = np.where(frame["direction"] == "head", frame["head"], frame["tail"])
+        return pd.DataFrame({"code": frame_codes[pick], "other": other[pick]})
+
+    jaccard = list_jaccard(rows(before, codes), rows(fresh, lists.codes(fresh)))
+    return float((jaccard.sum() + len(every) - len(jaccard)) / len(every))
+
+
+def _publish_generation(stage: Stage, why: str, lists: int) -> dict[str, Any]:
+    """A change too large for one transaction is published as a whole new generation, in batches, as a sync
+    does (still without training); the previous generation stays visible until it is complete."""
+    from vlkge_graph.jobs.sync import publish_stage
+
+    stage.console.print(f"{why}: publishing a whole new generation instead")
+    return {**publish_stage(stage), "mode": "full generation", "lists": lists, "why": why}
 
 
 def _publish(stage: Stage) -> dict[str, Any]:
-    from vlkge_graph.graph.publish_changes import publish_changes
+    from vlkge_graph.graph.publish_changes import TransactionTooLarge, publish_changes
     from vlkge_graph.published import PublishedParams
 
     params = PublishedParams.load(stage.run_dir / TRAIN)
@@ -248,22 +335,21 @@ def _publish(stage: Stage) -> dict[str, Any]:
     entities = stage.tables().entities.set_index("id").loc[write].reset_index()[["id", "label"]]
     candidates = pd.read_parquet(stage.run_dir / CANDIDATES)
     keys = pd.read_parquet(stage.run_dir / TOUCHED)
-    anchor = np.where(candidates["direction"] == "tail", candidates["head"], candidates["tail"])
-    listed = pd.MultiIndex.from_frame(candidates.assign(anchor=anchor)[LIST_KEY])
-    fresh = candidates[listed.isin(pd.MultiIndex.from_frame(keys))]
+    lists = Lists(params.entity_ids, params.relation_ids)
+    fresh = candidates[np.isin(lists.codes(candidates), lists.key_codes(keys))]
     if len(fresh) > stage.config.sync.refresh_transaction_max:
-        stage.console.print(f"the change touched {len(keys):,} top-k lists ({len(fresh):,} candidates, more than one "
-                            f"transaction takes): publishing a whole new generation instead")
-        from vlkge_graph.jobs.sync import publish_stage
-
-        return {**publish_stage(stage), "mode": "full generation", "lists": len(keys)}
-    summary = publish_changes(
-        stage.graph, run_id=stage.state.run_id, parent=stage.state.parent or "", scope=stage.state.scope,
-        entity_key=flt.key, entity_labels=list(flt.entity_labels), entities=entities,
-        embeddings=params.entity_vectors[rows], lists=keys, candidates=fresh,
-        stats={"timings": {s: v.get("seconds", 0.0) for s, v in stage.state.stages.items()},
-               "jaccard_at_k": stage.state.stages.get("predict", {}).get("jaccard_at_k")},
-        lock_wait_s=stage.config.sync.lock_wait_s)
+        return _publish_generation(stage, f"the change touched {len(keys):,} top-k lists ({len(fresh):,} candidates, "
+                                          "more than sync.refresh_transaction_max)", len(keys))
+    try:
+        summary = publish_changes(
+            stage.graph, run_id=stage.state.run_id, parent=stage.state.parent or "", scope=stage.state.scope,
+            entity_key=flt.key, entity_labels=list(flt.entity_labels), entities=entities,
+            embeddings=params.entity_vectors[rows], lists=keys, candidates=fresh,
+            stats={"timings": {s: v.get("seconds", 0.0) for s, v in stage.state.stages.items()},
+                   "jaccard_at_k": stage.state.stages.get("predict", {}).get("jaccard_at_k")},
+            lock_wait_s=stage.config.sync.lock_wait_s)
+    except TransactionTooLarge as exc:
+        return _publish_generation(stage, str(exc), len(keys))
     stage.console.print(f"refreshed: {summary.candidates:,} candidates in {summary.lists:,} lists and "
                         f"{summary.embeddings:,} embeddings written in {summary.seconds:.1f} s")
     return {**asdict(summary), "mode": "one transaction"}

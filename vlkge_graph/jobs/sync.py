@@ -310,10 +310,11 @@ def _evaluate(stage: Stage) -> dict[str, Any]:
     return {"test": {k: v for k, v in result.summary().items() if isinstance(v, int | float)} | probabilities}
 
 
-def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, str], Tensor] | None = None
-                       ) -> pd.DataFrame:
+def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, str], Tensor] | None = None,
+                       answers: Tensor | None = None) -> pd.DataFrame:
     """``run``'s top-k candidates under the scope's ``predict`` settings, rejected pairs excluded, with each
-    relation's name and relationship type; ``only``: just these lists (a refresh's touched ones)."""
+    relation's name and relationship type; ``only``: just these lists, ``answers``: ranking just these
+    entities (a refresh's touched lists and new entities, see ``predict_links``)."""
     from vlkge_graph.prediction import predict_links
 
     data, p = run.data, stage.config.sync.predict
@@ -325,7 +326,8 @@ def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, s
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
     candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
-                               calibration=run.calibration, device=run.device, only=only, console=stage.console)
+                               calibration=run.calibration, device=run.device, only=only, answers=answers,
+                               console=stage.console)
     candidates["type"] = candidates["relation"].map(type_of)
     return candidates
 
