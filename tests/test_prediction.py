@@ -73,3 +73,27 @@ def test_excluded_pairs_and_min_score_are_respected() -> None:
     assert (predict_links(model, data, labels, relations=["knows"], k=5, min_score=cut)["score"] >= cut).all()
     with pytest.raises(ValueError, match="unknown relations"):
         predict_links(model, data, labels, relations=["nope"])
+
+
+@pytest.mark.parametrize("direction", ["tail", "head"])
+def test_ranking_only_some_answers_is_the_full_ranking_restricted_to_them(direction: str) -> None:
+    """``answers=`` (a refresh's new entities): each list is the top k among those entities, with the same
+    filters (known facts, labels, self-links) and scores as the full ranking gives them."""
+    torch.manual_seed(3)
+    data, labels = small_data()
+    model = build_model("complex", data.num_entities, data.num_relations, 8)
+    some = torch.tensor([0, 1, 2, 3, 12, 13])  # four people (one of them each list's anchor at times), two cities
+    k = 2
+    full = predict_links(model, data, labels, directions=[direction], k=data.num_entities)
+    mine = predict_links(model, data, labels, directions=[direction], k=k, answers=some)
+    answer_end = "tail" if direction == "tail" else "head"
+    anchor_end = "head" if direction == "tail" else "tail"
+    names = {data.entity_ids[i] for i in some.tolist()}
+    expected = full[full[answer_end].isin(names)].sort_values([anchor_end, "relation", "score"],
+                                                              ascending=[True, True, False])
+    expected = expected.groupby([anchor_end, "relation"]).head(k)
+    key = [anchor_end, "relation", answer_end]
+    merged = expected.merge(mine, on=key, how="outer", suffixes=("", "_mine"), indicator=True)
+    assert len(mine) > 0 and (merged["_merge"] == "both").all()
+    assert torch.allclose(torch.tensor(merged["score"].to_numpy()), torch.tensor(merged["score_mine"].to_numpy()),
+                          atol=1e-5)
