@@ -87,8 +87,9 @@ class SyncConfig:
     #: Start training from the scope's active run when its model has the same shape (training/warm_start.py).
     warm_start: bool = True
     #: A refresh rewrites at most this many candidates in its one transaction; a larger change publishes a whole
-    #: new generation in batches (still without training). 521,030 exceeded a 2 GB heap's transaction memory
-    #: on WN18RR; raise it with the server's heap (``dbms.memory.transaction.total.max``).
+    #: new generation in batches (still without training), as does a change the server refuses for its
+    #: transaction memory (``dbms.memory.transaction.total.max``, 70% of the heap): 300,000 did not fit a 2 GB
+    #: heap on WN18RR. Raise it with the server's heap.
     refresh_transaction_max: int = 100_000
 
     def __post_init__(self) -> None:
