@@ -4,8 +4,9 @@ A scheduled retrain of a graph that changed a little should not start from rando
 entities and relations the earlier run knew keep their learned values, new rows keep their fresh
 initialisation, and every other parameter (projections, fusion, gates) is copied when its shape still fits.
 The earlier run's optimiser state (``optimizer.pt``: Adam's moments, Adagrad's sums, keyed by parameter name)
-is carried over the same way, new rows starting from zero state: a fresh Adam state's first steps move every
-coordinate by about the learning rate, which undoes much of what the earlier run learned (docs/benchmarks.md).
+is carried over the same way, new rows starting from zero state (under the carried step count Adam's first steps
+on them are larger than a fresh optimiser's): a fresh Adam state's first steps move every coordinate by about the
+learning rate, which undoes part of what the earlier run learned (docs/benchmarks.md).
 ``shrink`` < 1 starts from ``shrink * old + (1 - shrink) * fresh`` instead ("shrink and perturb", Ash & Adams,
 "On Warm-Starting Neural Network Training", NeurIPS 2020).
 """
