@@ -1,6 +1,7 @@
 """Warm-started retrain vs cold start (issue 11): a graph after some entities' training facts were added.
 
-A: trained without the training facts of --held seeded entities (the graph before the change);
+A (the parent): trained without the training facts of --held seeded entities (the graph before the change;
+--parent-unchanged: with them, a control);
 B: cold start on the whole graph (the recipe's seed, and --cold-seeds for the spread);
 C: warm start on the whole graph from A (training/warm_start.py), with and without A's optimiser state.
 Prints the validation MRR curve summary: each run's best and when it got there, the epochs each run needs to
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +42,11 @@ def listed(text: str) -> list[str]:
     return [x for x in text.split(",") if x]
 
 
+def settings_of(pairs: list[str]) -> dict[str, object]:
+    """``["lr=0.03", "batch_size=128"]`` -> ``{"lr": 0.03, "batch_size": 128}`` (values read as YAML)."""
+    return {key: yaml.safe_load(value) for key, value in (pair.split("=", 1) for pair in pairs)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=30)
@@ -52,6 +59,14 @@ def main() -> None:
                         "spread of the cold best (the recipe's seed is the first cold start)")
     parser.add_argument("--warm-seeds", default="", help="more warm starts (each option) with these seeds")
     parser.add_argument("--curves", type=Path, help="write every run's validation MRR per epoch here (JSON)")
+    parser.add_argument("--parent-epochs", type=int, help="train A this many epochs (default: --epochs)")
+    parser.add_argument("--parent-seed", type=int, help="A's seed (default: the recipe's)")
+    parser.add_argument("--parent-unchanged", action="store_true",
+                        help="control: A is trained on the whole graph (a retrain with nothing changed)")
+    parser.add_argument("--warm-training", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training setting for the warm runs only, e.g. lr=0.03 (repeatable)")
+    parser.add_argument("--cold-training", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training setting for the cold runs only (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # steadier on a shared machine
     recipe = load_recipe(args.recipe)
@@ -65,9 +80,12 @@ def main() -> None:
     curves: dict[str, list[float]] = {}
     tests: dict[str, float] = {}  # test MRR of the model each run keeps (its best validation epoch)
     seed = recipe.training.seed
+    parent = replace(recipe, training=replace(recipe.training, epochs=args.parent_epochs or args.epochs,
+                                              seed=seed if args.parent_seed is None else args.parent_seed))
     with tempfile.TemporaryDirectory() as tmp:
-        _, report_a = fit(recipe, tables=before, output=Path(tmp) / "A", resume=False, progress=False, console=quiet)
-        curves["A (before the change; its own validation)"] = [h["valid_mrr"] for h in report_a["history"]]
+        _, report_a = fit(parent, tables=full if args.parent_unchanged else before, output=Path(tmp) / "A",
+                          resume=False, progress=False, console=quiet)
+        curves["A (the parent; its own validation)"] = [h["valid_mrr"] for h in report_a["history"]]
         cold = [("cold start", None, 1.0, True, seed),
                 *((f"cold start, seed {s}", None, 1.0, True, int(s)) for s in listed(args.cold_seeds))]
         warm = [(f"warm from A{'' if x == '1' else f', shrink {x}'}, optimiser state {o}"
@@ -75,7 +93,8 @@ def main() -> None:
                 for s in [seed, *map(int, listed(args.warm_seeds))] for x in listed(args.shrink)
                 for o in listed(args.optimizer_state)]
         for name, source, shrink, carry, run_seed in [*cold, *warm]:
-            run_recipe = replace(recipe, training=replace(recipe.training, seed=run_seed))
+            settings = settings_of(args.cold_training if source is None else args.warm_training)
+            run_recipe = replace(recipe, training=replace(recipe.training, seed=run_seed, **settings))
             run, report = fit(run_recipe, tables=full, output=Path(tmp) / name, resume=False, progress=False,
                               console=quiet, warm_from=source, warm_shrink=shrink, warm_optimizer=carry)
             curves[name] = [h["valid_mrr"] for h in report["history"]]
