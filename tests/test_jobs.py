@@ -94,6 +94,34 @@ def test_drift_promotes_a_refresh_to_a_retrain_and_says_so(graph: Graph, scope: 
     assert row["action"] == "retrain" and row["reason"] == out.reason and row["new_entities"] == 4
 
 
+def test_a_retrain_warm_starts_from_the_active_run_with_its_optimizer_state(graph: Graph, scope: Config) -> None:
+    """The retrain's training starts from the active run's parameters and optimiser state (rows matched by key);
+    an active run without ``optimizer.pt`` (trained before it existed) gives a fresh optimiser state, said so."""
+    label, runs = scope.sync.scope_name, Path(scope.sync.runs_dir)
+    first = run_job(graph, scope, "first", job(), console=QUIET)
+    assert first.status == "succeeded" and train_record(runs, first.run_id)["warm_start"] is None  # a first run
+    assert (runs / first.run_id / "train" / "optimizer.pt").is_file()
+    add = f"UNWIND $ids AS id CREATE (n:`{label}`:Thing {{id: id}}) WITH n MATCH (m:`{label}` {{id: 'e01'}}) " \
+          "CREATE (n)-[:NEAR]->(m)"
+    graph.execute(add, ids=["new1", "new2"])
+    second = run_job(graph, scope, "nightly", job(), console=QUIET)
+    assert (second.status, second.action) == ("succeeded", "retrain"), second.error
+    warm = train_record(runs, second.run_id)["warm_start"]
+    assert warm["from"] == str(runs / first.run_id / "train")
+    assert (warm["entities"], warm["new_entities"], warm["relations"]) == (24, 2, 2)
+    assert warm["optimizer_state"] == "carried for 2 parameters (epoch 2)"  # entity and relation tables
+    (runs / second.run_id / "train" / "optimizer.pt").unlink()
+    graph.execute(add, ids=["new3"])
+    third = run_job(graph, scope, "nightly", job(), console=QUIET)
+    assert third.status == "succeeded", third.error
+    fresh = train_record(runs, third.run_id)["warm_start"]
+    assert fresh["from"] == str(runs / second.run_id / "train") and fresh["optimizer_state"].startswith("fresh: ")
+
+
+def train_record(runs: Path, run_id: str | None) -> dict:
+    return json.loads((runs / str(run_id) / "run.json").read_text())["stages"]["train"]
+
+
 def test_drift_counts_from_the_last_retrain_across_refreshes(graph: Graph, scope: Config) -> None:
     """Two refreshes each below the threshold add up: drift is measured against the last retrain's snapshot,
     not against the refreshed one (else a graph could drift without bound, one small refresh at a time)."""

@@ -84,7 +84,8 @@ class SyncConfig:
     runs_dir: str = "runs"
     device: str | None = None
     lock_wait_s: float = 0  # how long publish waits for another publish's lock (0: fail at once)
-    #: Start training from the scope's active run when its model has the same shape (training/warm_start.py).
+    #: Start training from the scope's active run when its model has the same shape: its parameters and its
+    #: optimiser state (``train/optimizer.pt``), rows matched by key (training/warm_start.py).
     warm_start: bool = True
     #: A refresh rewrites at most this many candidates in its one transaction; a larger change publishes a whole
     #: new generation in batches (still without training), as does a change the server refuses for its

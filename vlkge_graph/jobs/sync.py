@@ -6,7 +6,8 @@ Each stage reads the artifacts of the earlier ones from the run directory (``run
 ==========  =====================================================================================
 export      ``snapshot/`` (entities, relations, triples, manifest), ``rejected.parquet``
 encode      ``features/`` (one matrix and presence mask per modality; the encoder cache is reused)
-train       ``train/model.pt`` (+ ``checkpoints/``), ``train/published.*`` (the parameters the plugin
+train       ``train/model.pt`` (+ ``checkpoints/``), ``train/optimizer.pt`` (the optimiser state at the model's
+            epoch, which the next run's warm start carries on), ``train/published.*`` (the parameters the plugin
             scores, with the probability calibration fitted on the validation split), ``train/recipe.json``
             (the recipe as trained), ``train/history.json`` (loss and validation MRR per epoch)
 evaluate    ``train/metrics.json`` (the test split under the recipe's protocol), ``train/calibration.json``

@@ -228,7 +228,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
         output: str | Path | None = None, resume: bool = True, progress: bool = True,
         console: Console | None = None, hard_negatives: pd.DataFrame | None = None,
         features: Features | None = None, tables: TableSet | None = None,
-        warm_from: str | Path | None = None, warm_shrink: float = 1.0) -> tuple[TrainedRun, dict[str, Any]]:
+        warm_from: str | Path | None = None, warm_shrink: float = 1.0,
+        warm_optimizer: bool = True) -> tuple[TrainedRun, dict[str, Any]]:
     """Train a recipe (the best validation model is kept) and return it with a training report. Writes
     ``output`` (checkpoints, ``model.pt``). ``dataset`` overrides the recipe's (e.g. a snapshot directory
     exported from Neo4j); ``tables``: the dataset already read; ``features``: already encoded ones (else
@@ -236,7 +237,8 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
     ``hard_negatives``: (head, relation, tail) names of triples known to be false (rejected candidates),
     pushed down during training. ``warm_from``: an earlier run's ``train`` directory (or ``model.pt``) whose
     parameters the model starts from, matched by entity and relation key, shrunk by ``warm_shrink`` towards a
-    fresh initialisation (training/warm_start.py)."""
+    fresh initialisation (training/warm_start.py); ``warm_optimizer``: carry its optimiser state too (its
+    ``optimizer.pt``; a run without one gives a fresh state, said in the report)."""
     console = console or Console(stderr=True)
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if dataset is not None:
@@ -254,8 +256,10 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
         features = model_features(tables, recipe, dev, progress)
     seed_everything(recipe.training.seed)
     model = make_model(recipe, data, features)
-    warm = (warm_start(model, data.entity_ids, data.relation_ids, warm_from, warm_shrink)
-            if warm_from is not None else None)
+    warm = (warm_start(model, data.entity_ids, data.relation_ids, warm_from, warm_shrink,
+                       recipe.training.optimizer if warm_optimizer else None) if warm_from is not None else None)
+    if warm is not None:
+        console.print(f"warm start: optimiser state {warm.record['optimizer_state']}")
     meta = {"recipe": recipe.to_dict(), "entity_ids": list(data.entity_ids),
             "relation_ids": list(data.relation_ids)}
 
@@ -266,16 +270,17 @@ def fit(recipe: str | Path | Recipe, *, dataset: str | None = None, device: str 
     has_valid = len(data.splits["valid"]) > 0
     trainer = Trainer(model, data, recipe.training, device=dev, evaluator=validation_mrr if has_valid else None,
                       checkpoint_dir=out / CHECKPOINTS if out else None, meta=meta, progress=progress,
-                      console=console)
+                      console=console, optimizer_state=warm.optimizer_state if warm else None)
     known, pools = data.filter_index().to(trainer.device), candidate_pools(data, recipe.evaluation)
     start = time.perf_counter()
     state = trainer.fit(resume=resume)
     report = {"epochs": state.epoch, "best_epoch": state.best_epoch,
               "best_valid_mrr": state.best_metric if has_valid else None, "stopped_early": state.stopped_early,
               "seconds": time.perf_counter() - start, "history": state.history, "rank": trainer.rank,
-              "warm_start": warm}
+              "warm_start": warm.record if warm else None}
     if out is not None and trainer.rank == 0:
         checkpoint.save(out / MODEL_FILE, {"model": model.state_dict(), "meta": meta})
+        checkpoint.save(out / checkpoint.OPTIMIZER, trainer.trained_optimizer_state())
     run = TrainedRun(model.eval(), data, tables, recipe)
     return (run.calibrate() if trainer.rank == 0 else run), report
 

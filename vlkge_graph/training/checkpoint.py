@@ -13,6 +13,10 @@ import torch
 
 LAST = "last.pt"
 BEST = "best.pt"
+#: Beside a trained ``model.pt``: the optimiser's state at the model's epoch, keyed by parameter name
+#: (``{"optimizer": "adam", "epoch": 14, "state": {name: {"exp_avg": ..., "exp_avg_sq": ..., "step": ...}}}``),
+#: so a warm-started retrain continues with it (training/warm_start.py).
+OPTIMIZER = "optimizer.pt"
 
 
 def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
@@ -30,6 +34,21 @@ def set_rng_state(state: dict[str, Any], generators: dict[str, torch.Generator])
         torch.cuda.set_rng_state_all(state["cuda"])
     for name, gen in generators.items():
         gen.set_state(state["generators"][name])
+
+
+def named_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, dict[str, Any]]:
+    """A copy of ``optimizer``'s per-parameter state keyed by ``model``'s parameter names (not by position, as
+    ``optimizer.state_dict()`` is), so another model with other row counts can take what fits."""
+    return {name: {k: v.detach().clone() for k, v in optimizer.state[p].items() if torch.is_tensor(v)}
+            for name, p in model.named_parameters() if optimizer.state.get(p)}
+
+
+def load_named_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                               state: dict[str, dict[str, Any]]) -> None:
+    """Set ``optimizer``'s state of ``model``'s parameters named in ``state`` (others keep theirs)."""
+    for name, p in model.named_parameters():
+        if name in state:
+            optimizer.state[p] = {k: v.to(p.device) if v.dim() else v.cpu() for k, v in state[name].items()}
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> Path:

@@ -70,12 +70,14 @@ class Trainer:
 
     ``checkpoint_dir``: where ``last.pt`` (every epoch, for resume) and ``best.pt`` (best validation
     score) go; a ``last.pt`` found there is resumed from. ``meta`` is stored in every checkpoint.
+    ``optimizer_state``: the optimiser's starting state by parameter name (a warm start's; a resume replaces it).
     """
 
     def __init__(self, model: KGEModel, data: TrainingData, spec: TrainingSpec, *,
                  device: torch.device | str = "cpu", evaluator: Evaluator | None = None,
                  checkpoint_dir: str | Path | None = None, meta: dict[str, Any] | None = None,
-                 progress: bool = True, console: Console | None = None) -> None:
+                 progress: bool = True, console: Console | None = None,
+                 optimizer_state: dict[str, dict[str, Tensor]] | None = None) -> None:
         self.device, self.rank, self.world = init_distributed(torch.device(device))
         self.spec = spec
         self.model = model.to(self.device)
@@ -86,6 +88,7 @@ class Trainer:
         self.console = console or Console(stderr=True)
         self.state = TrainState()
         self.best_model: dict[str, Tensor] | None = None
+        self.best_optimizer: dict[str, dict[str, Tensor]] | None = None
 
         train_index = data.filter_index(("train",)).to(self.device) if spec.mode != "1vsall" else None
         self.objective = Objective(self.model, spec, train_index, data.hard_negatives.to(self.device))
@@ -96,6 +99,8 @@ class Trainer:
         self.examples, self.extra = self._examples(data)
         self.sampler = self._sampler(data, train_index) if spec.mode == "negatives" else None
         self.optimizer = self._optimizer()
+        if optimizer_state:
+            checkpoint.load_named_optimizer_state(self.model, self.optimizer, optimizer_state)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.shuffle_gen = torch.Generator().manual_seed(spec.seed)
@@ -161,7 +166,8 @@ class Trainer:
             self.sample_gen.manual_seed(self.spec.seed + 1 + self.rank + 1_000_003 * self.state.epoch)
         best = self.checkpoint_dir / checkpoint.BEST
         if best.exists():
-            self.best_model = checkpoint.load(best, self.device)["model"]
+            saved = checkpoint.load(best, self.device)
+            self.best_model, self.best_optimizer = saved["model"], saved.get("optimizer_state")
         return True
 
     def _save(self, name: str, payload: dict[str, Any]) -> None:
@@ -257,6 +263,13 @@ class Trainer:
             dist.barrier()
         return self.state
 
+    def trained_optimizer_state(self) -> dict[str, Any]:
+        """``optimizer.pt``'s content (see checkpoint.OPTIMIZER): the optimiser's state at the epoch of the weights
+        :meth:`fit` ends with (the best one when validated)."""
+        best = self.best_model is not None and self.best_optimizer is not None
+        return {"optimizer": self.spec.optimizer, "epoch": self.state.best_epoch if best else self.state.epoch,
+                "state": self.best_optimizer if best else checkpoint.named_optimizer_state(self.model, self.optimizer)}
+
     def _status(self, record: dict[str, float]) -> str:
         """The epoch bar's fields: this epoch's loss and the last validation MRR (with its epoch)."""
         text = f"loss {record['loss']:.4f}"
@@ -270,7 +283,9 @@ class Trainer:
         if metric > state.best_metric:
             state.best_metric, state.best_epoch = metric, state.epoch
             self.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self._save(checkpoint.BEST, {"model": self.best_model, "trainer": asdict(state), "meta": self.meta})
+            self.best_optimizer = checkpoint.named_optimizer_state(self.model, self.optimizer)
+            self._save(checkpoint.BEST, {"model": self.best_model, "optimizer_state": self.best_optimizer,
+                                         "trainer": asdict(state), "meta": self.meta})
         elif self.spec.patience and state.epoch - state.best_epoch >= self.spec.patience:
             state.stopped_early = True
 
