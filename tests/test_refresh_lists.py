@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vlkge_graph.jobs.refresh import Lists, enter_lists, list_jaccard
+from vlkge_graph.jobs.refresh import Lists, entered_lists, list_jaccard, merge_lists
 
 
 def top_k(scores: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -25,7 +25,10 @@ def test_entering_lists_gives_the_top_k_over_all_entities() -> None:
     before = top_k(scores[~scores["tail"].isin(new)], k)
     entering = top_k(scores[scores["tail"].isin(new)], k)
     lists = Lists(old + new, ["a", "b"])
-    merged, entered = enter_lists(before, lists.codes(before), entering, lists.codes(entering), k)
+    codes = lists.codes(before)
+    entered = entered_lists(before, codes, top_k(entering, 1), lists.codes(top_k(entering, 1)), k)
+    chosen = entering[np.isin(lists.codes(entering), entered)].reset_index(drop=True)
+    merged = merge_lists(before, codes, chosen, lists.codes(chosen), k)
     expected = top_k(scores, k)
     moved = expected[expected["tail"].isin(new)]
     assert len(entered) == len(moved.groupby(["head", "relation"])) > 0  # exactly the lists a newcomer entered

@@ -221,23 +221,28 @@ def relabelled(run: TrainedRun, change: Change, directions: list[str]) -> list[t
     return [(r, d) for r in moved for d in directions]
 
 
-def enter_lists(before: pd.DataFrame, codes: np.ndarray, entering: pd.DataFrame, entering_codes: np.ndarray,
-                k: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Lists that new entities enter, ranked from their old entries and the new entities' own top k alone
-    (every other entity's score is as before, so that is the top k over all): the lists' new rows and codes."""
+def entered_lists(before: pd.DataFrame, codes: np.ndarray, best: pd.DataFrame, best_codes: np.ndarray,
+                  k: int) -> np.ndarray:
+    """The lists a new entity enters: its score (``best``: the new entities' best per list) beats the list's
+    k-th entry, or the list holds fewer than k."""
     stats = pd.DataFrame({"code": codes, "score": before["score"].to_numpy()}).groupby("code")["score"].agg(
         ["min", "size"])
-    floor = stats["min"].reindex(entering_codes).to_numpy()
-    full = (stats["size"].reindex(entering_codes).fillna(0) >= k).to_numpy()
-    enters = ~full | (entering["score"].to_numpy() > np.nan_to_num(floor, nan=-np.inf))
-    entered = np.unique(entering_codes[enters])
-    both = pd.concat([before[np.isin(codes, entered)], entering[np.isin(entering_codes, entered)]],
-                     ignore_index=True)
-    both_codes = np.concatenate([codes[np.isin(codes, entered)], entering_codes[np.isin(entering_codes, entered)]])
+    floor = stats["min"].reindex(best_codes).to_numpy()
+    full = (stats["size"].reindex(best_codes).fillna(0) >= k).to_numpy()
+    enters = ~full | (best["score"].to_numpy() > np.nan_to_num(floor, nan=-np.inf))
+    return np.unique(best_codes[enters])
+
+
+def merge_lists(before: pd.DataFrame, codes: np.ndarray, entering: pd.DataFrame, entering_codes: np.ndarray,
+                k: int) -> pd.DataFrame:
+    """The top k of each list of ``entering`` (the new entities' own top k) ranked with its old entries: every
+    other entity's score is as before, so that is the top k over all entities."""
+    both = pd.concat([before[np.isin(codes, entering_codes)], entering], ignore_index=True)
+    both_codes = np.concatenate([codes[np.isin(codes, entering_codes)], entering_codes])
     order = np.lexsort((-both["score"].to_numpy(), both_codes))
     both, both_codes = both.iloc[order].reset_index(drop=True), both_codes[order]
     rank = pd.Series(both_codes).groupby(both_codes).cumcount().to_numpy() + 1
-    return both.assign(rank=rank)[rank <= k].reset_index(drop=True), entered
+    return both.assign(rank=rank)[rank <= k].reset_index(drop=True)
 
 
 def _predict(stage: Stage) -> dict[str, Any]:
@@ -258,13 +263,13 @@ def _predict(stage: Stage) -> dict[str, Any]:
     fresh = predict_candidates(stage, run, lists.only(rescore))
     newcomers = [i for i in lists.ids.get_indexer(change.new) if i >= 0]
     entered = np.zeros(0, dtype=np.int64)
-    if newcomers:
-        entering = predict_candidates(stage, run, answers=torch.as_tensor(newcomers, dtype=torch.long))
-        entering_codes = lists.codes(entering)
-        outside = ~np.isin(entering_codes, rescore)
-        merged, entered = enter_lists(before, codes, entering[outside].reset_index(drop=True),
-                                      entering_codes[outside], p.k)
-        fresh = pd.concat([fresh, merged], ignore_index=True)
+    if newcomers:  # which lists they enter from their best entry, then their top k for those lists only
+        answers = torch.as_tensor(newcomers, dtype=torch.long)
+        best = predict_candidates(stage, run, answers=answers, k=1)
+        entered = np.setdiff1d(entered_lists(before, codes, best, lists.codes(best), p.k), rescore)
+        entering = predict_candidates(stage, run, lists.only(entered), answers=answers)
+        fresh = pd.concat([fresh, merge_lists(before, codes, entering, lists.codes(entering), p.k)],
+                          ignore_index=True)
     touched = np.concatenate([rescore, entered])
     kept = before[(codes >= 0) & ~np.isin(codes, touched)]
     candidates = pd.concat([kept, fresh], ignore_index=True)

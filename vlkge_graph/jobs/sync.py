@@ -312,10 +312,10 @@ def _evaluate(stage: Stage) -> dict[str, Any]:
 
 
 def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, str], Tensor] | None = None,
-                       answers: Tensor | None = None) -> pd.DataFrame:
+                       answers: Tensor | None = None, k: int | None = None) -> pd.DataFrame:
     """``run``'s top-k candidates under the scope's ``predict`` settings, rejected pairs excluded, with each
     relation's name and relationship type; ``only``: just these lists, ``answers``: ranking just these
-    entities (a refresh's touched lists and new entities, see ``predict_links``)."""
+    entities (a refresh's touched lists and new entities, see ``predict_links``); ``k`` instead of predict.k."""
     from vlkge_graph.prediction import predict_links
 
     data, p = run.data, stage.config.sync.predict
@@ -325,7 +325,7 @@ def predict_candidates(stage: Stage, run: TrainedRun, only: Mapping[tuple[str, s
     type_of = run.tables.relation_types()
     name_of = {rel_type: name for name, rel_type in type_of.items()}
     relations = None if p.relations is None else [r if r in type_of else name_of.get(r, r) for r in p.relations]
-    candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=p.k,
+    candidates = predict_links(run.model, data, labels, relations=relations, directions=p.directions, k=k or p.k,
                                min_score=p.min_score, constrain_labels=p.constrain_labels, exclude=exclude,
                                calibration=run.calibration, device=run.device, only=only, answers=answers,
                                console=stage.console)
