@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
-from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError, ServiceUnavailable
 
 from vlkge_graph.config import Config
 from vlkge_graph.errors import VlkgeError
@@ -32,6 +33,25 @@ class Graph:
     def write(self, work: Callable[..., T], *args: Any) -> T:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work, *args)
+
+    def write_or_fail(self, work: Callable[..., T], *args: Any, fail: Collection[str], retry_s: float = 30) -> T:
+        """``write``, retried like the driver's managed transactions (transient errors, for ``retry_s``), except
+        that the server errors whose codes are in ``fail`` are raised at once, also when the commit raises them:
+        the driver would retry e.g. a transaction that exceeded the server's memory, which fails again."""
+        deadline, delay = time.monotonic() + retry_s, 1.0
+        while True:
+            try:
+                with self.driver.session(database=self.database) as session, session.begin_transaction() as tx:
+                    result = work(tx, *args)
+                    tx.commit()
+                    return result
+            except (DriverError, Neo4jError) as exc:
+                code = exc.code if isinstance(exc, Neo4jError) else None
+                if code in fail or not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("write transaction failed (%s); retrying in %.0f s", code or exc, delay)
+            time.sleep(delay)
+            delay *= 2
 
     def read(self, work: Callable[..., T], *args: Any) -> T:
         with self.driver.session(database=self.database) as session:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from neo4j import ManagedTransaction
+from neo4j import ManagedTransaction, Transaction
 from neo4j.exceptions import Neo4jError
 
 from vlkge_graph.errors import ConfigError, DataError, VlkgeError
@@ -86,30 +86,23 @@ def publish_changes(graph: Graph, *, run_id: str, parent: str, scope: str, entit
             raise DataError(f"refresh {run_id}: entities changed again while it ran; nothing was written: "
                             "run the refresh again")
         vectors = {"ids": entities["id"].map(ids).tolist(), "vectors": embeddings.astype(float).tolist()}
-        removed = graph.write(_switch, run_id, parent, generation, slot, anchors, frame, vectors, stats)
+        try:
+            removed = graph.write_or_fail(_switch, run_id, parent, generation, slot, anchors, frame, vectors, stats,
+                                          fail=TOO_LARGE)
+        except Neo4jError as exc:
+            if exc.code not in TOO_LARGE:
+                raise
+            raise TransactionTooLarge(f"refresh {run_id}: {len(frame):,} candidates in {len(anchors):,} lists do not "
+                                      f"fit one transaction on this server ({exc.code}); it was rolled back") from exc
         remove_inactive(graph, lease, scope, keep=run_id, slots=[], labels=entity_labels, batch_size=BATCH)
     return ChangeSummary(run_id, parent, generation, len(lists), len(candidates), removed, len(entities),
                          time.perf_counter() - started)
 
 
-def _switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, slot: str,
+def _switch(tx: ManagedTransaction | Transaction, run_id: str, parent: str, generation: int, slot: str,
             anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
             stats: dict[str, Any]) -> int:
-    """The one transaction of a refresh (see the module docstring); returns the candidates deleted. A server
-    that runs out of transaction memory raises TransactionTooLarge, which the driver does not retry: the
-    same transaction would not fit again."""
-    try:
-        return _write_switch(tx, run_id, parent, generation, slot, anchors, frame, vectors, stats)
-    except Neo4jError as exc:
-        if exc.code in TOO_LARGE:
-            raise TransactionTooLarge(f"refresh {run_id}: {len(frame):,} candidates in {len(anchors):,} lists do not "
-                                      f"fit one transaction on this server ({exc.code}); it was rolled back") from exc
-        raise
-
-
-def _write_switch(tx: ManagedTransaction, run_id: str, parent: str, generation: int, slot: str,
-                  anchors: pd.DataFrame, frame: pd.DataFrame, vectors: dict[str, list[Any]],
-                  stats: dict[str, Any]) -> int:
+    """The one transaction of a refresh (see the module docstring); returns the candidates deleted."""
     # the copy gets its own run_id in the same map (run_id is unique, checked as the property is set)
     tx.run(f"MATCH (p:{RUN_LABEL} {{run_id: $parent}}) CREATE (r:{RUN_LABEL}) "
            "SET r = p{.*, run_id: $run_id, parent: $parent, kind: 'refresh', timings: $timings, "
