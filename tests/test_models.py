@@ -235,6 +235,25 @@ def test_gated_mode_gives_free_vectors_to_seen_text_entities_only() -> None:
     torch.testing.assert_close(out[3, DIM:], rep.gate(out[3:4, :DIM])[0])  # no text
 
 
+@pytest.mark.parametrize("fusion", ["average", "concat"])
+def test_projected_imaginary_parts_are_fused_like_the_real_ones(fusion: str) -> None:
+    rep = _representation(is_complex=True, imaginary="projected", fusion=fusion)
+    out = rep(torch.arange(4))
+    width = rep.width
+    assert out.shape == (4, 2 * width)
+    image = rep.projections["image"](rep.values_image)
+    text = rep.projections["text"](rep.values_text)
+    for half, table in enumerate((rep.structure, rep.imaginary)):
+        part = slice(half * DIM, (half + 1) * DIM)
+        expected = rep.fusion(table.weight * rep.seen.unsqueeze(-1),  rep.seen,
+                              [(image[:, part], rep.present_image), (text[:, part], rep.present_text)])
+        torch.testing.assert_close(out[:, half * width:(half + 1) * width], expected)
+    # an unseen entity's imaginary part comes from its features, not from the (untrained) table
+    assert out[1, width:].abs().sum() > 0
+    rep.imaginary.weight.data[1] += 5.0
+    torch.testing.assert_close(rep(torch.tensor([1]))[0], out[1])
+
+
 def test_gate_rejects_unknown_init() -> None:
     with pytest.raises(ValueError, match="reference_zero"):
         ImaginaryGate(4, "zeros")  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -334,6 +335,40 @@ def test_resume_continues_bitwise_identically(tmp_path: Path, mode: str) -> None
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "resumed" / "best.pt").exists()
+
+
+def test_cosine_schedule_anneals_every_step_and_resumes_exactly(tmp_path: Path) -> None:
+    spec = replace(SPECS["1vsall"], lr_schedule="cosine")
+    straight = _trainer(spec, tmp_path / "straight")
+    seen: list[float] = []
+    step = straight.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        seen.append(straight.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    straight.optimizer.step = recording_step  # type: ignore[method-assign]
+    straight.fit()
+    total = straight.state.step
+    assert seen[0] == spec.lr and len(seen) == total
+    assert all(a > b for a, b in itertools.pairwise(seen))
+    assert seen[-1] == pytest.approx(spec.lr * 0.5 * (1 + math.cos(math.pi * (total - 1) / total)))
+    interrupted = _trainer(spec, tmp_path / "resumed")
+    train_epoch = interrupted.train_epoch
+
+    def killed_in_epoch_three(*args, **kwargs):
+        if interrupted.state.epoch == 2:
+            raise KeyboardInterrupt
+        return train_epoch(*args, **kwargs)
+
+    interrupted.train_epoch = killed_in_epoch_three  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    resumed = _trainer(spec, tmp_path / "resumed")
+    resumed.fit()
+    assert resumed.state.step == total
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_training_logs_one_plain_line_per_epoch_when_not_a_terminal() -> None:

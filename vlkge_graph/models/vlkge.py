@@ -17,7 +17,7 @@ from vlkge_graph.models.fusion import FUSIONS, ModalityProjection
 
 #: modality name -> (features ``[num_entities, f]`` float, present ``[num_entities]`` bool).
 Features = Mapping[str, tuple[Tensor, Tensor]]
-ImaginaryMode = Literal["table", "gated"]
+ImaginaryMode = Literal["table", "gated", "projected"]
 ImaginaryInit = Literal["learn", "reference_zero"]
 
 #: The modality whose owners get a free imaginary vector in the gated (inductive) mode.
@@ -59,6 +59,10 @@ class EntityRepresentation(nn.Module):
       ``"gated"`` (inductive, reference code): entities with a text feature get a free vector, all
       others ``tanh(g) P Re(e)`` (:class:`ImaginaryGate`). Unlike the reference, an *unseen* text entity
       also uses the gate, since its free vector was never trained.
+    - ``imaginary="projected"`` (inductive): the imaginary part is fused exactly like the real one, from
+      a free imaginary vector (seen entities) and a second half of each modality's projection. An entity
+      embedded from its features alone then gets a full complex vector, where the gate ties its
+      imaginary part linearly to its real part.
     - ``structure=False``: no entity uses its structural vector; every one is embedded from its features
       alone, exactly as an unseen one is (the fully inductive model).
     - ``structure_dropout=p``: while training, each looked-up entity drops its structural vector with
@@ -75,8 +79,8 @@ class EntityRepresentation(nn.Module):
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {sorted(FUSIONS)}")
-        if imaginary not in ("table", "gated"):
-            raise ValueError(f"imaginary must be 'table' or 'gated', got {imaginary!r}")
+        if imaginary not in ("table", "gated", "projected"):
+            raise ValueError(f"imaginary must be 'table', 'gated' or 'projected', got {imaginary!r}")
         features = dict(features or {})
         if not 0.0 <= structure_dropout <= 1.0:
             raise ValueError(f"structure_dropout must be in [0, 1], got {structure_dropout}")
@@ -90,6 +94,8 @@ class EntityRepresentation(nn.Module):
         self.modalities = sorted(features)
         self.is_complex = is_complex
         self.imaginary_mode = imaginary
+        #: Projected imaginary parts: each modality's projection also yields the imaginary half.
+        self.projected = is_complex and imaginary == "projected"
         self.structure = nn.Embedding(num_entities, dim)
         seen = torch.ones(num_entities, dtype=torch.bool) if seen is None else seen.to(torch.bool)
         if seen.shape != (num_entities,):
@@ -103,12 +109,13 @@ class EntityRepresentation(nn.Module):
                                  f"{tuple(present.shape)} do not match {num_entities} entities")
             self.register_buffer(f"values_{name}", values.float(), persistent=False)
             self.register_buffer(f"present_{name}", present.to(torch.bool), persistent=False)
-            self.projections[name] = ModalityProjection(values.shape[1], dim, adapter, projection)
+            width = 2 * dim if self.projected else dim
+            self.projections[name] = ModalityProjection(values.shape[1], width, adapter, projection)
         self.fusion = FUSIONS[fusion](dim, len(self.modalities))
         self.imaginary: nn.Embedding | None = None
         self.gate: ImaginaryGate | None = None
         if is_complex:
-            self.imaginary = nn.Embedding(num_entities, self.fusion.width)
+            self.imaginary = nn.Embedding(num_entities, dim if self.projected else self.fusion.width)
             if imaginary == "gated":
                 self.gate = ImaginaryGate(self.fusion.width, imag_init)
                 has_text = features[TEXT][1].to(torch.bool) if TEXT in features else torch.zeros_like(seen)
@@ -173,18 +180,32 @@ class EntityRepresentation(nn.Module):
             seen = seen & (torch.rand(seen.shape, device=seen.device) >= self.structure_dropout)
         return seen
 
+    def _table(self, table: nn.Embedding, idx: Tensor | slice) -> Tensor:
+        """Rows ``idx`` of a structural table (zeros, without a lookup or gradient, when structure is off)."""
+        if not self.use_structure:
+            return table.weight.new_zeros(self.seen[idx].shape[0], table.embedding_dim)
+        return table.weight[idx] if isinstance(idx, slice) else table(idx)
+
     def real(self, idx: Tensor | slice, zero_unseen: bool = True, keep: Tensor | None = None) -> Tensor:
         """The fused real part ``r_e``; structure only with a parameter-free fusion is just the
         (masked) structural vector, so the fusion's arithmetic is skipped. ``keep``: the rows that use
         their structural vector (default :meth:`keep`)."""
-        if not self.use_structure:  # never read: skip the lookup and its gradient
-            structure = self.structure.weight.new_zeros(self.seen[idx].shape[0], self.dim)
-        else:
-            structure = self.structure.weight[idx] if isinstance(idx, slice) else self.structure(idx)
+        structure = self._table(self.structure, idx)
         if self.plain:
             return self._masked(structure, idx) if zero_unseen else structure
         mods = [self.modality(name, idx) for name in self.modalities]
         return self.fusion(structure, self.keep(idx) if keep is None else keep, mods)
+
+    def _projected(self, rows: Tensor | slice, keep: Tensor) -> Tensor:
+        """``[real | imaginary]`` of ``imaginary="projected"``: both parts fused the same way, each from
+        its own table and its half of every modality's projection."""
+        mods = [self.modality(name, rows) for name in self.modalities]
+        parts = []
+        for half, table in enumerate((self.structure, self.imaginary)):
+            assert table is not None
+            views = [(values[..., half * self.dim:(half + 1) * self.dim], present) for values, present in mods]
+            parts.append(self.fusion(self._table(table, rows), keep, views))
+        return torch.cat(parts, dim=-1)
 
     def forward(self, idx: Tensor | None = None, *, zero_unseen: bool = True) -> Tensor:
         """Vectors of entity ids ``idx`` (any shape), or of every entity when ``idx`` is None.
@@ -199,6 +220,10 @@ class EntityRepresentation(nn.Module):
             raise ValueError("only a structure-only representation can leave unseen entities unmasked")
         rows: Tensor | slice = slice(None) if idx is None else idx.reshape(-1)
         keep = None if self.plain else self.keep(rows)
+        if self.projected:
+            assert keep is not None
+            both = self._projected(rows, keep)
+            return both if idx is None else both.view(*idx.shape, -1)
         real = self.real(rows, zero_unseen, keep)
         if self.imaginary is not None:
             free = self.imaginary.weight if idx is None else self.imaginary(rows)

@@ -190,6 +190,7 @@ class Trainer:
         elif self.extra is not None:
             extra = self.extra[idx]
         self.optimizer.zero_grad(set_to_none=True)
+        self._schedule_lr()
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                             enabled=self.amp_dtype is not None):
             loss = self.step_module(batch, negatives, extra)
@@ -197,6 +198,16 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return loss.detach()
+
+    def _schedule_lr(self) -> None:
+        """``lr_schedule: cosine``: the learning rate of this step, decayed from ``lr`` to 0 over the
+        recipe's epochs (a function of the step count alone, so a resumed run continues it exactly)."""
+        if self.spec.lr_schedule != "cosine":
+            return
+        total = self.spec.epochs * math.ceil(len(self.examples) // self.world / self.spec.batch_size)
+        lr = self.spec.lr * 0.5 * (1 + math.cos(math.pi * min(self.state.step / max(total, 1), 1.0)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def train_epoch(self, bar: Progress | None = None) -> dict[str, float]:
         """One pass over the (shuffled) training examples; returns loss and throughput."""

@@ -27,7 +27,9 @@ class ModelSpec:
     backbone: str = "complex"  # a key of vlkge_graph.models.BACKBONES
     dim: int = 128
     fusion: Literal["average", "concat", "weighted"] = "average"
-    imaginary: Literal["table", "gated"] = "table"
+    #: Complex backbones' imaginary parts (``models/vlkge.py``): ``table`` (free vectors), ``gated``
+    #: (computed from the real part where none was trained), ``projected`` (fused from the features too).
+    imaginary: Literal["table", "gated", "projected"] = "table"
     imag_init: Literal["learn", "reference_zero"] = "learn"
     adapter: bool = False
     init_std: float = 0.1
@@ -82,6 +84,9 @@ class TrainingSpec:
     negative_sharing: int = 0
     optimizer: Literal["adagrad", "adam"] = "adagrad"
     lr: float = 0.1
+    #: ``constant``, or ``cosine``: decayed per step from ``lr`` to 0 over ``epochs`` (Loshchilov &
+    #: Hutter's annealing without restarts).
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     weight_decay: float = 0.0
     regularizer: Literal["none", "n3", "l2"] = "none"
     regularization_weight: float = 0.0
