@@ -271,6 +271,20 @@ def test_features_masks_pooling_and_failure_report(
     assert features.summary["text"].with_input == 5
 
 
+def test_name_features_encode_the_name_alone(minilm: TextEncoder, pictures: dict[str, str]) -> None:
+    tables = entity_tables(pictures)
+    tables.entities.at[6, "name"] = None  # "twin": no name, so no name feature
+    features = encode_features(tables, None, minilm, name_encoder=minilm, use_cache=False, progress=False)
+    names, has_name = features["name"]
+    assert has_name.tolist() == [True] * 6 + [False]
+    direct = minilm.encode(tables.entities["name"].iloc[:6].tolist(), progress=False)
+    torch.testing.assert_close(names[:6], direct, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(names[0], features["text"][0][0], atol=1e-3)  # "flag" is not its text
+    assert features.summary["name"].with_input == 6
+    with pytest.raises(ConfigError, match="no text tower"):
+        encode_features(tables, None, None, name_encoder="efficientnet-lite0", progress=False)
+
+
 def test_cache_serves_unchanged_entities_across_calls(
     effnet: ImageEncoder, minilm: TextEncoder, pictures: dict[str, str], tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
 """Entity table -> per-modality feature matrices with presence masks, aligned with the entity order.
 
-This is the trainer's input (``{"image": (X, mask), "text": (X, mask)}``). Features are looked up in
+This is the trainer's input (``{"image": (X, mask), "text": (X, mask)}``, and ``"name"``: the entity's
+name alone through a text encoder, where a recipe asks for it). Features are looked up in
 the on-disk cache by (encoder id, content hash) first; only entities whose text or images are new
 are encoded, and identical contents are encoded once. An entity whose images all fail to load simply
 has no image feature; the failures are counted and reported.
@@ -19,7 +20,7 @@ import torch
 from rich.console import Console
 from torch import Tensor
 
-from vlkge_graph.content_hash import entity_hashes, image_refs
+from vlkge_graph.content_hash import entity_hashes, image_refs, text_hash
 from vlkge_graph.encoders.base import ImageEncoder, TextEncoder
 from vlkge_graph.encoders.cache import FeatureCache
 from vlkge_graph.encoders.precomputed import PrecomputedFeatures
@@ -73,6 +74,7 @@ def encode_features(
     image_encoder: EncoderArg = None,
     text_encoder: EncoderArg = None,
     device: str | torch.device | None = None,
+    name_encoder: EncoderArg = None,
     *,
     use_cache: bool = True,
     progress: bool = True,
@@ -81,26 +83,31 @@ def encode_features(
     """Features of every entity of ``source`` (a TableSet or a snapshot directory), in entity order.
 
     Encoders are given as specs (``"efficientnet-lite0"``, ``"open_clip:ViT-B-32"``, ...) or as encoder
-    objects (reused, e.g. across calls); ``None`` skips that modality. Results are float32 on the CPU.
+    objects (reused, e.g. across calls); ``None`` skips that modality. ``name_encoder``: a text encoder for
+    the ``name`` slot (the entity's name alone; cached by the name's hash). Results are float32 on the CPU.
     """
     tables = _tables(source)
     entities = tables.entities
     text_hashes, image_hashes = _hashes(entities)
     features = EncodedFeatures()
     console = console or Console(stderr=True, quiet=not progress)
-    for modality, arg, keys in (("image", image_encoder, image_hashes), ("text", text_encoder, text_hashes)):
+    slots = [("image", "image", image_encoder, image_hashes), ("text", "text", text_encoder, text_hashes)]
+    if name_encoder is not None:
+        slots.append(("name", "text", name_encoder, [text_hash(n) for n in entities["name"]]))
+    for modality, kind, arg, keys in slots:
         if arg is None:
             continue
-        encoder = get_encoder(arg, modality, device) if isinstance(arg, str) else arg
-        if encoder.modality != modality:
-            raise ConfigError(f"{encoder.spec} encodes {encoder.modality}, not {modality}")
+        encoder = get_encoder(arg, kind, device) if isinstance(arg, str) else arg
+        if encoder.modality != kind:
+            raise ConfigError(f"{encoder.spec} encodes {encoder.modality}, not {kind} (the {modality} features)")
         start = time.perf_counter()
         report = ModalityReport(modality, encoder.spec, encoder.encoder_id, encoder.dim, len(entities))
         if isinstance(encoder, PrecomputedFeatures):
             values, present = encoder.lookup(entities["id"].astype(str).tolist())
             report.with_input = report.from_cache = int(present.sum())
         else:
-            values, present = _encode_modality(encoder, entities, keys, report, use_cache, progress, console)
+            values, present = _encode_modality(encoder, entities, keys, report, use_cache, progress, console,
+                                               column=modality if modality == "name" else "text")
         report.seconds = time.perf_counter() - start
         features[modality] = (values, present)
         features.summary[modality] = report
@@ -159,8 +166,10 @@ def _encode_modality(
     use_cache: bool,
     progress: bool,
     console: Console,
+    column: str = "text",
 ) -> tuple[Tensor, Tensor]:
-    """Cache lookup, then encode each distinct missing content once, store it, assemble in entity order."""
+    """Cache lookup, then encode each distinct missing content once, store it, assemble in entity order
+    (texts from ``column``)."""
     first_row: dict[str, int] = {}
     for row, key in enumerate(keys):
         if key is not None:
@@ -178,7 +187,7 @@ def _encode_modality(
             new, ok = _encode_images(encoder, [image_refs(entities["images"].iat[r]) for r in rows],
                                      report, progress, console)
         else:
-            new = encoder.encode([str(entities["text"].iat[r]) for r in rows], progress=progress, console=console)
+            new = encoder.encode([str(entities[column].iat[r]) for r in rows], progress=progress, console=console)
             ok = torch.ones(len(rows), dtype=torch.bool)
         todo_ok = np.asarray(todo)[ok.numpy()]
         vectors[todo_ok] = new[ok].numpy()

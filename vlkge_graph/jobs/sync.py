@@ -255,7 +255,8 @@ def encode_stage(stage: Stage) -> dict[str, Any]:
 
     with pixel_limit(stage.config.max_image_pixels):
         features = encode_features(stage.tables(), image_encoder=recipe.features.get("image"),
-                                   text_encoder=recipe.features.get("text"), device=stage.device,
+                                   text_encoder=recipe.features.get("text"),
+                                   name_encoder=recipe.features.get("name"), device=stage.device,
                                    console=stage.console)
     save_features(features, stage.run_dir / FEATURES)
     return {m: {k: v for k, v in asdict(report).items() if isinstance(v, int | str)}

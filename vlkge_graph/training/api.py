@@ -70,7 +70,8 @@ def model_features(tables: TableSet, recipe: Recipe, device: torch.device,
     from vlkge_graph.encoders.features import encode_features
 
     return encode_features(tables, image_encoder=recipe.features.get("image"),
-                           text_encoder=recipe.features.get("text"), device=device, progress=progress)
+                           text_encoder=recipe.features.get("text"), name_encoder=recipe.features.get("name"),
+                           device=device, progress=progress)
 
 
 def make_model(recipe: Recipe, data: TrainingData, features: Features | None) -> KGEModel:

@@ -131,12 +131,12 @@ class EvaluationSpec:
 @dataclass(frozen=True)
 class Recipe:
     """A whole training recipe. ``dataset`` is an ETL recipe name / path or a snapshot directory (may be
-    left out when the command gives one); ``features`` maps a modality (``image``, ``text``) to an
-    encoder id (empty: structure only)."""
+    left out when the command gives one); ``features`` maps a modality (``image``, ``text``, or ``name``:
+    the entity's name alone, through a text encoder) to an encoder id (empty: structure only)."""
 
     dataset: str = ""
     name: str = ""
-    features: dict[Literal["image", "text"], str] = field(default_factory=dict)
+    features: dict[Literal["image", "text", "name"], str] = field(default_factory=dict)
     model: ModelSpec = field(default_factory=ModelSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
