@@ -254,27 +254,6 @@ def test_projected_imaginary_parts_are_fused_like_the_real_ones(fusion: str) -> 
     torch.testing.assert_close(rep(torch.tensor([1]))[0], out[1])
 
 
-@pytest.mark.parametrize("imaginary", ["gated", "projected"])
-def test_raw_features_let_a_diagonal_relation_score_feature_similarity(imaginary: str) -> None:
-    rep = _representation(is_complex=True, imaginary=imaginary, raw_features=True)
-    fused = _representation(is_complex=True, imaginary=imaginary)
-    out, plain = rep(torch.arange(4)), fused(torch.arange(4))
-    raw = torch.cat([rep.values_image * rep.present_image.unsqueeze(-1),
-                     rep.values_text * rep.present_text.unsqueeze(-1)], dim=-1)
-    assert rep.width == DIM + 3 + DIM and out.shape == (4, 2 * rep.width)
-    torch.testing.assert_close(out[:, :DIM], plain[:, :DIM])  # the fused part is unchanged
-    torch.testing.assert_close(out[:, DIM:rep.width], raw)
-    torch.testing.assert_close(out[:, rep.width:rep.width + DIM], plain[:, DIM:])
-    assert out[:, rep.width + DIM:].abs().sum() == 0  # the raw block has no imaginary part
-    # a relation that is zero except for ones on the raw block scores the raw features' dot product
-    model = KGEModel(rep, ComplEx(1, rep.width))
-    with torch.no_grad():
-        model.backbone.relations.weight.zero_()
-        model.backbone.relations.weight[0, DIM:rep.width] = 1.0
-    triples = torch.tensor([[0, 0, 2], [1, 0, 3], [0, 0, 0]])
-    torch.testing.assert_close(model(triples), (raw[triples[:, 0]] * raw[triples[:, 2]]).sum(-1))
-
-
 def test_gate_rejects_unknown_init() -> None:
     with pytest.raises(ValueError, match="reference_zero"):
         ImaginaryGate(4, "zeros")  # type: ignore[arg-type]

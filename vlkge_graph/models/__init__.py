@@ -26,7 +26,7 @@ def build_model(backbone: str, num_entities: int, num_relations: int, dim: int, 
                 imaginary: str = "table", imag_init: str = "learn", adapter: bool = False,
                 init_std: float = 0.1, reciprocal: bool = False, dropout: float = 0.0,
                 backbone_options: dict[str, Any] | None = None, structure: bool = True,
-                structure_dropout: float = 0.0, projection: str = "linear", raw_features: bool = False) -> KGEModel:
+                structure_dropout: float = 0.0, projection: str = "linear") -> KGEModel:
     """Assemble a :class:`KGEModel`; ``backbone_options`` go to the backbone (e.g. TransE ``p``, ``gamma``)."""
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
@@ -35,8 +35,7 @@ def build_model(backbone: str, num_entities: int, num_relations: int, dim: int, 
                                     is_complex=cls.is_complex, imaginary=imaginary,  # type: ignore[arg-type]
                                     imag_init=imag_init,  # type: ignore[arg-type]
                                     adapter=adapter, init_std=init_std, structure=structure,
-                                    structure_dropout=structure_dropout, projection=projection,
-                                    raw_features=raw_features)
+                                    structure_dropout=structure_dropout, projection=projection)
     relations = num_relations * (2 if reciprocal else 1)
     scorer = cls(relations, entities.width, init_std=init_std, **(backbone_options or {}))
     return KGEModel(entities, scorer, reciprocal=reciprocal, dropout=dropout)

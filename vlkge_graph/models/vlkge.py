@@ -69,18 +69,13 @@ class EntityRepresentation(nn.Module):
       probability ``p`` (a fresh draw per lookup), so the features-only path is trained, not only the
       fused one; evaluation uses the structure of every seen entity.
     - ``projection``: ``"linear"`` (the paper's) or ``"mlp"`` (:class:`~vlkge_graph.models.fusion.FeatureMLP`).
-    - ``raw_features``: each modality's frozen feature itself (zero where missing) is appended to the
-      real part, untrained (zero imaginary part). A backbone's diagonal relation then scores feature
-      similarity directly, which a projection trained mostly through structural vectors was measured to
-      lose (WN18RR-ind's lexical relations, docs/benchmarks.md).
     """
 
     def __init__(self, num_entities: int, dim: int, *, features: Features | None = None,
                  seen: Tensor | None = None, fusion: str = "average", is_complex: bool = False,
                  imaginary: ImaginaryMode = "table", imag_init: ImaginaryInit = "learn",
                  adapter: bool = False, init_std: float = 0.1, structure: bool = True,
-                 structure_dropout: float = 0.0, projection: str = "linear",
-                 raw_features: bool = False) -> None:
+                 structure_dropout: float = 0.0, projection: str = "linear") -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {sorted(FUSIONS)}")
@@ -89,8 +84,8 @@ class EntityRepresentation(nn.Module):
         features = dict(features or {})
         if not 0.0 <= structure_dropout <= 1.0:
             raise ValueError(f"structure_dropout must be in [0, 1], got {structure_dropout}")
-        if (not structure or structure_dropout > 0 or raw_features) and not features:
-            raise ValueError("structure=False, structure_dropout and raw_features need modality features")
+        if (not structure or structure_dropout > 0) and not features:
+            raise ValueError("structure=False and structure_dropout need modality features to embed from")
         self.use_structure = structure
         self.structure_dropout = structure_dropout
         self.num_entities = num_entities
@@ -117,8 +112,6 @@ class EntityRepresentation(nn.Module):
             width = 2 * dim if self.projected else dim
             self.projections[name] = ModalityProjection(values.shape[1], width, adapter, projection)
         self.fusion = FUSIONS[fusion](dim, len(self.modalities))
-        #: Width of the appended raw feature block (0: none).
-        self.raw_width = sum(features[name][0].shape[1] for name in self.modalities) if raw_features else 0
         self.imaginary: nn.Embedding | None = None
         self.gate: ImaginaryGate | None = None
         if is_complex:
@@ -135,8 +128,8 @@ class EntityRepresentation(nn.Module):
 
     @property
     def width(self) -> int:
-        """Size of the real part (the backbone's ``dim``): the fused vector and the raw feature block."""
-        return self.fusion.width + self.raw_width
+        """Size of the real part (the backbone's ``dim``)."""
+        return self.fusion.width
 
     def reset_parameters(self) -> None:
         nn.init.normal_(self.structure.weight, std=self.init_std)
@@ -229,7 +222,7 @@ class EntityRepresentation(nn.Module):
         keep = None if self.plain else self.keep(rows)
         if self.projected:
             assert keep is not None
-            both = self._with_raw(self._projected(rows, keep), rows)
+            both = self._projected(rows, keep)
             return both if idx is None else both.view(*idx.shape, -1)
         real = self.real(rows, zero_unseen, keep)
         if self.imaginary is not None:
@@ -242,20 +235,7 @@ class EntityRepresentation(nn.Module):
                 free_rows = self.free_imaginary[rows] if keep is None else self.free_imaginary[rows] & keep
                 imag = torch.where(free_rows.unsqueeze(-1), free, self.gate(real))
             real = torch.cat([real, imag], dim=-1)
-        real = self._with_raw(real, rows)
         return real if idx is None else real.view(*idx.shape, -1)
-
-    def _with_raw(self, vectors: Tensor, rows: Tensor | slice) -> Tensor:
-        """``vectors`` with the raw feature block appended to the real part (``raw_features``)."""
-        if not self.raw_width:
-            return vectors
-        raw = torch.cat([getattr(self, f"values_{name}")[rows]
-                         * getattr(self, f"present_{name}")[rows].unsqueeze(-1).to(vectors.dtype)
-                         for name in self.modalities], dim=-1).to(vectors.dtype)
-        if not self.is_complex:
-            return torch.cat([vectors, raw], dim=-1)
-        real, imag = vectors.split(self.fusion.width, dim=-1)
-        return torch.cat([real, raw, imag, torch.zeros_like(raw)], dim=-1)
 
     @property
     def drops_structure(self) -> bool:

@@ -82,7 +82,7 @@ def make_model(recipe: Recipe, data: TrainingData, features: Features | None) ->
                        imag_init=spec.imag_init, adapter=spec.adapter, init_std=spec.init_std,
                        reciprocal=spec.reciprocal, dropout=spec.dropout, backbone_options=spec.options,
                        structure=spec.structure, structure_dropout=spec.structure_dropout,
-                       projection=spec.projection, raw_features=spec.raw_features)
+                       projection=spec.projection)
 
 
 def candidate_pools(data: TrainingData, spec: EvaluationSpec,

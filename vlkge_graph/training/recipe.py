@@ -45,9 +45,6 @@ class ModelSpec:
     #: Map of frozen features to ``dim``: ``linear`` (the paper's: bias-free, identity when the sizes
     #: match) or ``mlp`` (LayerNorm, two layers with GELU; for the features-only path).
     projection: Literal["linear", "mlp"] = "linear"
-    #: Append each modality's frozen feature, untrained, to the entity vectors' real part, so relations
-    #: can score feature similarity directly (needs ``features``; models/vlkge.py).
-    raw_features: bool = False
     #: Backbone keyword options, e.g. TransE/RotatE ``p`` and ``gamma``, TransE ``normalize``.
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -182,10 +179,9 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
                           "entity with the strict filter; drop evaluation.filter / directions / candidate_pools")
     if not 0.0 <= recipe.model.structure_dropout <= 1.0:
         raise ConfigError(f"{where}: model.structure_dropout must be in [0, 1], got {recipe.model.structure_dropout}")
-    if (not recipe.model.structure or recipe.model.structure_dropout > 0 or recipe.model.raw_features) \
-            and not recipe.features:
-        raise ConfigError(f"{where}: model.structure false, model.structure_dropout and model.raw_features "
-                          "need features (entities are embedded from them)")
+    if (not recipe.model.structure or recipe.model.structure_dropout > 0) and not recipe.features:
+        raise ConfigError(f"{where}: model.structure false and model.structure_dropout need features "
+                          "(entities are embedded from them)")
     if train.candidate_sample < 0 or (train.candidate_sample and train.mode != "1vsall"):
         raise ConfigError(f"{where}: training.candidate_sample must be 0, or a count with training.mode 1vsall; "
                           f"got {train.candidate_sample} with {train.mode}")
