@@ -2,8 +2,8 @@
 
 1. WN18RR-ind (BLP's inductive split, ../shared/datasets/wn18rr-ind): a training recipe (default
    training/wn18rr-ind-complex.yaml, frozen MiniLM of each synset's "name: gloss" and of its name alone)
-   under BLP's protocol (evaluation.protocol inductive), next to BLP's published test MRR (BLP-TransE .285, BLP-ComplEx .261,
-   BLP-DistMult .248, BE-BOW .180; these fine-tune BERT or train word embeddings, on a GPU).
+   under BLP's protocol (evaluation.protocol inductive), next to BLP's published test MRR (BLP-TransE .285,
+   BLP-ComplEx .261, BLP-DistMult .248, BE-BOW .180; these fine-tune BERT or train word embeddings, on a GPU).
 2. WN9-IMG, 10% of the entities held out (benchmarks/wn9img_vl_value.py's split and fast protocol):
    the MRR of queries whose answer is a held-out entity, for the paper's VL model and with the
    features-only path trained (structure dropout).
