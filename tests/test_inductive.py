@@ -7,6 +7,8 @@ come back with their features only; the model must rank their true neighbours.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -107,3 +109,25 @@ def test_seen_candidates_score_training_entities_only() -> None:
     ids = sampled._sampled(batch)
     assert bool(seen[ids].all()) and set(batch[:, [0, 2]].flatten().tolist()) <= set(ids.tolist())
     assert len(ids) == 7  # 50 draws among 7 seen entities cover them all
+
+
+def test_a_name_feature_is_encoded_trained_and_reloaded(tmp_path: Path) -> None:
+    from vlkge_graph.training.api import load_trained
+
+    tables, _ = clustered_graph()
+    tables.entities["text"] = [f"member {i % SIZE} of group {i // SIZE}" for i in range(len(tables.entities))]
+    tables.entities["name"] = [f"group {i // SIZE}" for i in range(len(tables.entities))]
+    recipe = parse_recipe({"dataset": "clusters", "name": "clusters", "features": {"text": "minilm", "name": "minilm"},
+                           "model": {"backbone": "complex", "dim": 8, "imaginary": "gated", "reciprocal": True,
+                                     "structure_dropout": 0.5, "projection": "mlp"},
+                           "training": {"mode": "1vsall", "loss": "cross_entropy", "optimizer": "adam",
+                                        "lr": 0.01, "batch_size": 64, "epochs": 1, "amp": False,
+                                        "candidates": "seen"},
+                           "evaluation": {"protocol": "inductive"}})
+    run, _ = fit(recipe, tables=tables, output=tmp_path / "run", progress=False)
+    names, has_name = run.model.entities.values_name, run.model.entities.present_name
+    assert has_name.all() and names.shape == (len(tables.entities), 384)
+    assert torch.allclose(names[0], names[SIZE - 1]) and not torch.allclose(names[0], names[SIZE])  # one per group
+    again = load_trained(tmp_path / "run", tables=tables)
+    triples = run.data.splits["test"]
+    torch.testing.assert_close(again.model(triples), run.model.eval()(triples))
