@@ -81,6 +81,7 @@ def test_features_only_model_ranks_held_out_entities() -> None:
 @pytest.mark.parametrize(("section", "text", "message"), [
     ("model", {"structure_dropout": 0.5}, "need features"),
     ("model", {"structure": False}, "need features"),
+    ("model", {"imaginary": "projected"}, "projected needs features"),
     ("evaluation", {"protocol": "inductive", "filter": "mixed"}, "evaluation.protocol inductive"),
     ("training", {"candidate_sample": 100}, "training.candidate_sample"),
 ])

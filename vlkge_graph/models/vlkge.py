@@ -84,6 +84,8 @@ class EntityRepresentation(nn.Module):
         features = dict(features or {})
         if not 0.0 <= structure_dropout <= 1.0:
             raise ValueError(f"structure_dropout must be in [0, 1], got {structure_dropout}")
+        if imaginary == "projected" and is_complex and not features:
+            raise ValueError("imaginary='projected' needs modality features to project")
         if (not structure or structure_dropout > 0) and not features:
             raise ValueError("structure=False and structure_dropout need modality features to embed from")
         self.use_structure = structure

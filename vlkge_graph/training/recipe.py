@@ -182,6 +182,9 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
     if (not recipe.model.structure or recipe.model.structure_dropout > 0) and not recipe.features:
         raise ConfigError(f"{where}: model.structure false and model.structure_dropout need features "
                           "(entities are embedded from them)")
+    if recipe.model.imaginary == "projected" and not recipe.features:
+        raise ConfigError(f"{where}: model.imaginary projected needs features (the imaginary parts are projected "
+                          "from them)")
     if train.candidate_sample < 0 or (train.candidate_sample and train.mode != "1vsall"):
         raise ConfigError(f"{where}: training.candidate_sample must be 0, or a count with training.mode 1vsall; "
                           f"got {train.candidate_sample} with {train.mode}")
