@@ -16,7 +16,7 @@ import torch
 from tests.test_training import one_thread  # noqa: F401  (autouse: one torch thread for tiny tensors)
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.etl.tables import TableSet
-from vlkge_graph.training.api import fit
+from vlkge_graph.training.api import fit, load_trained
 from vlkge_graph.training.recipe import parse_recipe
 
 CLUSTERS, SIZE, FEATURE_DIM = 8, 8, 16
@@ -113,8 +113,6 @@ def test_seen_candidates_score_training_entities_only() -> None:
 
 
 def test_a_name_feature_is_encoded_trained_and_reloaded(tmp_path: Path) -> None:
-    from vlkge_graph.training.api import load_trained
-
     tables, _ = clustered_graph()
     tables.entities["text"] = [f"member {i % SIZE} of group {i // SIZE}" for i in range(len(tables.entities))]
     tables.entities["name"] = [f"group {i // SIZE}" for i in range(len(tables.entities))]

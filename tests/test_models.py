@@ -245,7 +245,7 @@ def test_projected_imaginary_parts_are_fused_like_the_real_ones(fusion: str) -> 
     text = rep.projections["text"](rep.values_text)
     for half, table in enumerate((rep.structure, rep.imaginary)):
         part = slice(half * DIM, (half + 1) * DIM)
-        expected = rep.fusion(table.weight * rep.seen.unsqueeze(-1),  rep.seen,
+        expected = rep.fusion(table.weight * rep.seen.unsqueeze(-1), rep.seen,
                               [(image[:, part], rep.present_image), (text[:, part], rep.present_text)])
         torch.testing.assert_close(out[:, half * width:(half + 1) * width], expected)
     # an unseen entity's imaginary part comes from its features, not from the (untrained) table

@@ -74,8 +74,8 @@ def encode_features(
     image_encoder: EncoderArg = None,
     text_encoder: EncoderArg = None,
     device: str | torch.device | None = None,
-    name_encoder: EncoderArg = None,
     *,
+    name_encoder: EncoderArg = None,
     use_cache: bool = True,
     progress: bool = True,
     console: Console | None = None,
@@ -91,10 +91,12 @@ def encode_features(
     text_hashes, image_hashes = _hashes(entities)
     features = EncodedFeatures()
     console = console or Console(stderr=True, quiet=not progress)
-    slots = [("image", "image", image_encoder, image_hashes), ("text", "text", text_encoder, text_hashes)]
+    # (feature slot, encoder kind, column read, encoder, content hashes)
+    slots = [("image", "image", "images", image_encoder, image_hashes),
+             ("text", "text", "text", text_encoder, text_hashes)]
     if name_encoder is not None:
-        slots.append(("name", "text", name_encoder, [text_hash(n) for n in entities["name"]]))
-    for modality, kind, arg, keys in slots:
+        slots.append(("name", "text", "name", name_encoder, [text_hash(n) for n in entities["name"]]))
+    for modality, kind, column, arg, keys in slots:
         if arg is None:
             continue
         encoder = get_encoder(arg, kind, device) if isinstance(arg, str) else arg
@@ -107,7 +109,7 @@ def encode_features(
             report.with_input = report.from_cache = int(present.sum())
         else:
             values, present = _encode_modality(encoder, entities, keys, report, use_cache, progress, console,
-                                               column=modality if modality == "name" else "text")
+                                               column)
         report.seconds = time.perf_counter() - start
         features[modality] = (values, present)
         features.summary[modality] = report
@@ -166,10 +168,10 @@ def _encode_modality(
     use_cache: bool,
     progress: bool,
     console: Console,
-    column: str = "text",
+    column: str,
 ) -> tuple[Tensor, Tensor]:
     """Cache lookup, then encode each distinct missing content once, store it, assemble in entity order
-    (texts from ``column``)."""
+    (images or texts read from ``column``)."""
     first_row: dict[str, int] = {}
     for row, key in enumerate(keys):
         if key is not None:
@@ -184,7 +186,7 @@ def _encode_modality(
     if todo:
         rows = [first_row[unique[i]] for i in todo]
         if isinstance(encoder, ImageEncoder):
-            new, ok = _encode_images(encoder, [image_refs(entities["images"].iat[r]) for r in rows],
+            new, ok = _encode_images(encoder, [image_refs(entities[column].iat[r]) for r in rows],
                                      report, progress, console)
         else:
             new = encoder.encode([str(entities[column].iat[r]) for r in rows], progress=progress, console=console)

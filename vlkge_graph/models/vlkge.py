@@ -61,8 +61,8 @@ class EntityRepresentation(nn.Module):
       also uses the gate, since its free vector was never trained.
     - ``imaginary="projected"`` (inductive): the imaginary part is fused exactly like the real one, from
       a free imaginary vector (seen entities) and a second half of each modality's projection. An entity
-      embedded from its features alone then gets a full complex vector, where the gate ties its
-      imaginary part linearly to its real part.
+      embedded from its features alone then gets a full complex vector; with the gate, its imaginary
+      part is a linear function of its real part.
     - ``structure=False``: no entity uses its structural vector; every one is embedded from its features
       alone, exactly as an unseen one is (the fully inductive model).
     - ``structure_dropout=p``: while training, each looked-up entity drops its structural vector with
