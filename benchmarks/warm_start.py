@@ -1,12 +1,14 @@
 """Warm-started retrain vs cold start (issue 11): a graph after some entities' training facts were added.
 
 A (the parent): trained without the training facts of --held seeded entities (the graph before the change;
---parent-unchanged: with them, a control);
+--new-entities: without those entities at all, as when users add nodes; --parent-unchanged: with them, a control),
+one parent per --parent-seeds;
 B: cold start on the whole graph (the recipe's seed, and --cold-seeds for the spread);
 C: warm start on the whole graph from A (training/warm_start.py), with and without A's optimiser state.
 Prints the validation MRR curve summary: each run's best and when it got there, the epochs each run needs to
 reach a share of the cold (recipe seed) best and the median of the cold bests, and the test MRR of the model the
-run keeps. The goal: the cold best in at most a third of the epochs the cold start needed for it.
+run keeps. The goal: the cold best in at most a third of the epochs the cold start needed for it; with seeds, the
+median of the cold bests (the bar that does not hang on one trajectory's high point).
 Usage: python benchmarks/warm_start.py [--epochs 30] [--recipe training/kinships-complex.yaml] [--held 5]
 """
 
@@ -59,41 +61,62 @@ def main() -> None:
                         "spread of the cold best (the recipe's seed is the first cold start)")
     parser.add_argument("--warm-seeds", default="", help="more warm starts (each option) with these seeds")
     parser.add_argument("--curves", type=Path, help="write every run's validation MRR per epoch here (JSON)")
+    parser.add_argument("--warm-epochs", type=int, help="train the warm runs this many epochs (default: --epochs)")
     parser.add_argument("--parent-epochs", type=int, help="train A this many epochs (default: --epochs)")
-    parser.add_argument("--parent-seed", type=int, help="A's seed (default: the recipe's)")
+    parser.add_argument("--parent-seeds", default="", help="one parent A per seed, comma-separated (default: the "
+                        "recipe's seed), each warm-started from: the spread of the parent, as --cold-seeds is the "
+                        "spread of the cold start")
+    parser.add_argument("--new-entities", action="store_true",
+                        help="the held entities are new nodes: A has no row for them (not even as negatives) and "
+                        "none of their facts, in any split")
     parser.add_argument("--parent-unchanged", action="store_true",
                         help="control: A is trained on the whole graph (a retrain with nothing changed)")
     parser.add_argument("--warm-training", action="append", default=[], metavar="KEY=VALUE",
                         help="a training setting for the warm runs only, e.g. lr=0.03 (repeatable)")
     parser.add_argument("--cold-training", action="append", default=[], metavar="KEY=VALUE",
                         help="a training setting for the cold runs only (repeatable)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # steadier on a shared machine
+    torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     full = read_dataset(recipe.dataset)
     held = set(np.random.default_rng(0).choice(full.entities["id"].to_numpy(), args.held, replace=False))
     t = full.triples
     added = (t["head"].isin(held) | t["tail"].isin(held)) & (t["split"] == "train")
-    before = TableSet(full.name, full.entities, full.relations, t[~added].reset_index(drop=True))
+    if args.new_entities:  # new nodes: absent from A, with every fact that touches them
+        touching = t["head"].isin(held) | t["tail"].isin(held)
+        before = TableSet(full.name, full.entities[~full.entities["id"].isin(held)].reset_index(drop=True),
+                          full.relations, t[~touching].reset_index(drop=True))
+    else:
+        before = TableSet(full.name, full.entities, full.relations, t[~added].reset_index(drop=True))
     recipe = replace(recipe, training=replace(recipe.training, epochs=args.epochs, eval_every=1, patience=0))
     quiet = Console(quiet=True)
     curves: dict[str, list[float]] = {}
     tests: dict[str, float] = {}  # test MRR of the model each run keeps (its best validation epoch)
     seed = recipe.training.seed
-    parent = replace(recipe, training=replace(recipe.training, epochs=args.parent_epochs or args.epochs,
-                                              seed=seed if args.parent_seed is None else args.parent_seed))
+    parent_seeds = [int(s) for s in listed(args.parent_seeds)] or [seed]
     with tempfile.TemporaryDirectory() as tmp:
-        _, report_a = fit(parent, tables=full if args.parent_unchanged else before, output=Path(tmp) / "A",
-                          resume=False, progress=False, console=quiet)
-        curves["A (the parent; its own validation)"] = [h["valid_mrr"] for h in report_a["history"]]
+        parents = {}  # parent name -> its train directory
+        for parent_seed in parent_seeds:
+            name = "A" if parent_seed == seed else f"A{parent_seed}"
+            parent = replace(recipe, training=replace(recipe.training, epochs=args.parent_epochs or args.epochs,
+                                                      seed=parent_seed))
+            _, report_a = fit(parent, tables=full if args.parent_unchanged else before, output=Path(tmp) / name,
+                              resume=False, progress=False, console=quiet)
+            seeded = "" if parent_seed == seed else f", seed {parent_seed}"
+            curves[f"{name} (the parent{seeded}; its own validation)"] = [h["valid_mrr"] for h in report_a["history"]]
+            parents[name] = Path(tmp) / name
         cold = [("cold start", None, 1.0, True, seed),
                 *((f"cold start, seed {s}", None, 1.0, True, int(s)) for s in listed(args.cold_seeds))]
-        warm = [(f"warm from A{'' if x == '1' else f', shrink {x}'}, optimiser state {o}"
-                 f"{'' if s == seed else f', seed {s}'}", Path(tmp) / "A", float(x), SWITCH[o], s)
+        warm = [(f"warm from {a}{'' if x == '1' else f', shrink {x}'}, optimiser state {o}"
+                 f"{'' if s == seed else f', seed {s}'}", source, float(x), SWITCH[o], s)
+                for a, source in parents.items()
                 for s in [seed, *map(int, listed(args.warm_seeds))] for x in listed(args.shrink)
                 for o in listed(args.optimizer_state)]
         for name, source, shrink, carry, run_seed in [*cold, *warm]:
             settings = settings_of(args.cold_training if source is None else args.warm_training)
+            if source is not None and args.warm_epochs:
+                settings.setdefault("epochs", args.warm_epochs)
             run_recipe = replace(recipe, training=replace(recipe.training, seed=run_seed, **settings))
             run, report = fit(run_recipe, tables=full, output=Path(tmp) / name, resume=False, progress=False,
                               console=quiet, warm_from=source, warm_shrink=shrink, warm_optimizer=carry)
@@ -118,6 +141,13 @@ def main() -> None:
         args.curves.write_text(json.dumps({"valid_mrr": curves, "test_mrr": tests}, indent=1), encoding="utf-8")
     console = Console(width=160)
     console.print(table)
+    warm_bests = [max(curves[name]) for name, *_ in warm]
+    third = int(median_epoch / 3)
+    on_time = sum(max(curves[name][:third], default=0.0) >= median for name, *_ in warm)
+    console.print(f"warm runs: median best {statistics.median(warm_bests):.3f} (cold: {median:.3f}); {on_time} of "
+                  f"{len(warm)} reach the median cold best by epoch {third}, a third of the cold runs' median epoch; "
+                  f"median test MRR of the kept models: warm {statistics.median(tests[n] for n, *_ in warm):.3f}, "
+                  f"cold {statistics.median(tests[n] for n, *_ in cold):.3f}")
     console.print(f"goal: the cold best {best:.3f} (epoch {best_epoch}) by epoch {best_epoch / 3:.1f}; the median "
                   f"of the {len(cold_curves)} cold bests {median:.3f} (median epoch {median_epoch:g}) by epoch "
                   f"{median_epoch / 3:.1f}")
