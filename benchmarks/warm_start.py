@@ -67,8 +67,8 @@ def main() -> None:
                         "recipe's seed), each warm-started from: the spread of the parent, as --cold-seeds is the "
                         "spread of the cold start")
     parser.add_argument("--new-entities", action="store_true",
-                        help="the held entities are new nodes: A has no row for them (not even as negatives) and "
-                        "none of their facts, in any split")
+                        help="the held entities are new nodes: A has no row for them (not even an untrained one) "
+                        "and none of their facts, in any split")
     parser.add_argument("--parent-unchanged", action="store_true",
                         help="control: A is trained on the whole graph (a retrain with nothing changed)")
     parser.add_argument("--warm-training", action="append", default=[], metavar="KEY=VALUE",
@@ -82,12 +82,12 @@ def main() -> None:
     full = read_dataset(recipe.dataset)
     held = set(np.random.default_rng(0).choice(full.entities["id"].to_numpy(), args.held, replace=False))
     t = full.triples
-    added = (t["head"].isin(held) | t["tail"].isin(held)) & (t["split"] == "train")
+    touching = t["head"].isin(held) | t["tail"].isin(held)
     if args.new_entities:  # new nodes: absent from A, with every fact that touches them
-        touching = t["head"].isin(held) | t["tail"].isin(held)
         before = TableSet(full.name, full.entities[~full.entities["id"].isin(held)].reset_index(drop=True),
                           full.relations, t[~touching].reset_index(drop=True))
-    else:
+    else:  # known rows whose training facts are added
+        added = touching & (t["split"] == "train")
         before = TableSet(full.name, full.entities, full.relations, t[~added].reset_index(drop=True))
     recipe = replace(recipe, training=replace(recipe.training, epochs=args.epochs, eval_every=1, patience=0))
     quiet = Console(quiet=True)
