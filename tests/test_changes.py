@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.jobs_fixtures import load_tiny, tiny_sync_config
+from tests.jobs_fixtures import load_tiny, tiny_scope, tiny_sync_config
 from vlkge_graph.config import Config
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.jobs.changes import FINGERPRINT_FILE, NoBaselineError, active_run_dir, detect_changes
@@ -139,6 +139,36 @@ def test_what_a_sync_ignores_is_no_change(graph: Graph, synced) -> None:
         graph.execute(node(label, "e06") + "MATCH (n)-[:SEEN_IN]->(x:Elsewhere) DETACH DELETE x")
 
 
+def test_a_rename_is_a_change_when_the_recipe_encodes_names(graph: Graph, neo4j_config: Config,
+                                                           unique_label: str, tmp_path: Path) -> None:
+    """With ``features.name`` a node's name is an input of its features: renaming it in Cypher is an edit
+    (found by the fingerprint, listed by the diff, re-embedded by a refresh); undoing it is no change."""
+    from vlkge_graph.jobs.refresh import Change, refresh
+
+    cfg = tiny_scope(graph, neo4j_config, unique_label, tmp_path)
+    recipe = Path(cfg.sync.recipe)
+    recipe.write_text(recipe.read_text() + "features: {text: minilm, name: minilm}\n")
+    sync(graph, cfg, device="cpu")
+    assert not detect_changes(graph, cfg.sync).changed
+    vector = (f"MATCH (r:VlkgeRun {{active: true, scope: $scope}}) MATCH (n:`{unique_label}` {{id: $id}}) "
+              "RETURN n[r.embedding_property] AS v")
+    before = {k: graph.query(vector, scope=cfg.sync.scope_name, id=k)[0]["v"] for k in ("e05", "e06")}
+    graph.execute(node(unique_label, "e06") + "SET n.name = 'the sixth thing'")
+    changes = detect_changes(graph, cfg.sync)
+    assert changes.method == "diff" and changes.changed_names == ["e06"] and changes.changed_text == []
+    assert changes.counts()["changed_entities"] == 1
+    state = refresh(graph, cfg, changes, device="cpu")
+    assert Change.load(Path(cfg.sync.runs_dir) / state.run_id).edited == ["e06"]
+    after = {k: graph.query(vector, scope=cfg.sync.scope_name, id=k)[0]["v"] for k in ("e05", "e06")}
+    assert after["e05"] == before["e05"] and after["e06"] != before["e06"]
+    graph.execute(node(unique_label, "e06") + "SET n.name = 'e06'")
+    undone = detect_changes(graph, cfg.sync)
+    assert undone.changed_names == ["e06"]  # against the refresh's snapshot, the old name is the edit
+    graph.execute(node(unique_label, "e06") + "SET n.name = 'the sixth thing'")
+    redone = detect_changes(graph, cfg.sync)
+    assert (redone.changed, redone.method) == (False, "fingerprint"), redone.summary()
+
+
 def test_without_the_plugin_the_diff_gives_the_same_answer(graph: Graph, synced, unchanged_after) -> None:
     label, cfg = synced
     assert not detect_changes(graph, cfg.sync, use_plugin=False).changed
@@ -186,8 +216,9 @@ def test_snapshot_fingerprint_matches_the_export_of_a_wordnet_like_text(graph: G
 
     if not plugin_available(graph):
         pytest.skip("the test server has no vlkge.fingerprint: build the plugin before the test session")
-    graph.execute(f"CREATE (:`{unique_label}` {{id: 1, a: 'naïve\\nline', b: '   ', pic: ['x.png', '', 'y.png']}}), "
-                  f"(:`{unique_label}` {{id: 2, a: 42, b: 'only b', pic: 'z.png'}}), "
+    graph.execute(f"CREATE (:`{unique_label}` {{id: 1, a: 'naïve\\nline', b: '   ', pic: ['x.png', '', 'y.png'], "
+                  "name: 'Zoë'}), "
+                  f"(:`{unique_label}` {{id: 2, a: 42, b: 'only b', pic: 'z.png', name: '  '}}), "
                   f"(:`{unique_label}` {{id: 3, a: ' both ', b: 'parts\\t'}})")
     graph.execute(f"MATCH (x:`{unique_label}` {{id: 1}}), (y:`{unique_label}` {{id: 3}}) CREATE (x)-[:R]->(y)")
     flt = GraphFilter(entity_labels=[unique_label], modalities=Modalities(text=["a", "b"], image=["pic"]))
@@ -195,4 +226,7 @@ def test_snapshot_fingerprint_matches_the_export_of_a_wordnet_like_text(graph: G
     assert tables.entities.set_index("id").loc["3", "text"] == " both \nparts\t"
     types = dict(zip(tables.relations["relation"], tables.relations["type"], strict=True))
     assert server_fingerprint(graph, flt) == tables_fingerprint(tables.entities, tables.triples, types)
+    with_names = server_fingerprint(graph, flt, names=True)
+    assert with_names == tables_fingerprint(tables.entities, tables.triples, types, names=True)
+    assert with_names != server_fingerprint(graph, flt)  # the names are digested
     assert isinstance(tables.triples, pd.DataFrame)

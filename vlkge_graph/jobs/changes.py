@@ -9,6 +9,7 @@ Drift (what promotes a refresh to a retrain) counts from the last retrain, not f
 chain of refreshes the active run is the last refresh, and ten refreshes of 1% each are 10% of drift.
 Image changes are changes of a node's image references; a file replaced in place under the same path is
 not a change of the graph (the feature cache, keyed by file content, still sees it on the next retrain).
+A rename is a change only for a run whose recipe encodes names (``features.name``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from vlkge_graph.content_hash import image_refs, text_hash
 from vlkge_graph.errors import ConfigError, VlkgeError
 from vlkge_graph.etl.tables import TableSet
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.jobs.fingerprint import Fingerprint, plugin_available, server_fingerprint, tables_fingerprint
+from vlkge_graph.jobs.fingerprint import Fingerprint, name_of, plugin_available, server_fingerprint, tables_fingerprint
 from vlkge_graph.snapshot import TABLE_FILES, read_manifest
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Changes:
     removed_entities: list[str] = field(default_factory=list)
     changed_text: list[str] = field(default_factory=list)  # entities whose text changed
     changed_images: list[str] = field(default_factory=list)  # entities whose image references changed
+    changed_names: list[str] = field(default_factory=list)  # renamed entities, when the run encodes names
     new_facts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FACT_KEY))
     removed_facts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FACT_KEY))
     filter_changed: bool = False  # the scope's graph filter is not the one the run exported with
@@ -71,8 +73,8 @@ class Changes:
 
     @property
     def changed_entities(self) -> list[str]:
-        """Entities whose text or images changed."""
-        return sorted(set(self.changed_text) | set(self.changed_images))
+        """Entities whose features' inputs changed: text, images, or (when the run encodes names) name."""
+        return sorted(set(self.changed_text) | set(self.changed_images) | set(self.changed_names))
 
     @property
     def touched_entities(self) -> int:
@@ -144,11 +146,12 @@ def detect_changes(graph: Graph, sync: SyncConfig, *, run_dir: Path | None = Non
     run_dir = run_dir or active_run_dir(graph, sync)
     manifest = read_manifest(run_dir / "snapshot")
     filter_changed = json.loads(json.dumps(asdict(flt))) != manifest.source.get("filter")
-    base = _snapshot_fingerprint(run_dir, manifest.data_hash)
+    names = reads_names(run_dir)
+    base = _snapshot_fingerprint(run_dir, manifest.data_hash, names)
     use_plugin = plugin_available(graph) if use_plugin is None else use_plugin
     now: Fingerprint | None = None
     if use_plugin:
-        now = server_fingerprint(graph, flt)
+        now = server_fingerprint(graph, flt, names=names)
         if not filter_changed and now.to_dict() in [base["snapshot"], *base["equivalent"]]:
             return Changes(sync.scope_name, run_dir.name, False, "fingerprint", time.perf_counter() - started,
                            _counts(base["snapshot"]), _counts(now.to_dict()))
@@ -159,7 +162,7 @@ def detect_changes(graph: Graph, sync: SyncConfig, *, run_dir: Path | None = Non
     else:
         log.info("the server has no vlkge.fingerprint (build the plugin: scripts/build-plugin.sh): "
                  "exporting scope %s to compare it", sync.scope_name)
-    changes = _diff(graph, sync, run_dir, base)
+    changes = _diff(graph, sync, run_dir, base, names)
     changes.filter_changed = filter_changed
     changes.changed = changes.changed or filter_changed
     if not changes.changed and now is not None:  # equal content, other digest (e.g. a duplicate fact): remember
@@ -168,18 +171,31 @@ def detect_changes(graph: Graph, sync: SyncConfig, *, run_dir: Path | None = Non
     return changes
 
 
-def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any]) -> Changes:
+def reads_names(run_dir: Path) -> bool:
+    """Whether the run's recipe encodes entity names (``features.name``), so a rename changes its input."""
+    from vlkge_graph.jobs.sync import RECIPE_FILE, TRAIN
+
+    try:
+        recipe = json.loads((run_dir / TRAIN / RECIPE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return "name" in (recipe.get("features") or {})
+
+
+def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any], names: bool) -> Changes:
     from vlkge_graph.graph.export import export_tables
 
     assert sync.graph is not None
     current = export_tables(graph, sync.graph, sync.scope_name)
     old_entities, old_triples, _ = _snapshot_frames(run_dir)
     old_ids, new_ids = set(old_entities["id"]), set(current.entities["id"])
-    both = old_entities.merge(current.entities[["id", "text", "images"]], on="id", suffixes=("_old", ""))
+    both = old_entities.merge(current.entities[["id", "name", "text", "images"]], on="id", suffixes=("_old", ""))
     text_now = [text_hash(t) for t in both["text"]]
     changed_text = both["id"][[a != b for a, b in zip(both["text_hash"], text_now, strict=True)]]
     changed_images = both["id"][[image_refs(a) != image_refs(b)
                                  for a, b in zip(both["images_old"], both["images"], strict=True)]]
+    changed_names = both["id"][[names and name_of(a) != name_of(b)
+                                for a, b in zip(both["name_old"], both["name"], strict=True)]]
     facts = old_triples[FACT_KEY].drop_duplicates().merge(current.triples[FACT_KEY].drop_duplicates(), how="outer",
                                                           on=FACT_KEY, indicator=True)
     new_facts = facts.loc[facts["_merge"] == "right_only", FACT_KEY].reset_index(drop=True)
@@ -188,6 +204,7 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any]) -
                       {"entities": len(current.entities), "facts": len(current.triples)},
                       new_entities=sorted(new_ids - old_ids), removed_entities=sorted(old_ids - new_ids),
                       changed_text=sorted(changed_text), changed_images=sorted(changed_images),
+                      changed_names=sorted(changed_names),
                       new_facts=new_facts, removed_facts=removed_facts, current=current)
     changes.changed = any(changes.counts().values())
     changes.since_retrain = _since_retrain(run_dir, old_ids, old_triples, current)
@@ -226,12 +243,14 @@ def _since_retrain(run_dir: Path, old_ids: set[str], old_triples: pd.DataFrame,
 
 
 def _snapshot_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """The snapshot's entities (id, text, images as exported, text_hash), facts and relation -> type map,
+    """The snapshot's entities (id, name, text, images as exported, text_hash), facts and relation -> type map,
     read straight from its Parquet files (image paths as the graph holds them, not resolved)."""
     snapshot = run_dir / "snapshot"
-    entities = pd.read_parquet(snapshot / TABLE_FILES["entities"], columns=["id", "text", "images", "text_hash"])
+    entities = pd.read_parquet(snapshot / TABLE_FILES["entities"],
+                               columns=["id", "name", "text", "images", "text_hash"])
     entities = pd.DataFrame({  # object columns: None stays None (pandas' string columns turn it into NaN)
         "id": entities["id"].astype(str).tolist(),
+        "name": pd.Series([name_of(n) for n in entities["name"]], dtype=object),
         "text": pd.Series([t if isinstance(t, str) else None for t in entities["text"]], dtype=object),
         "images": pd.Series([image_refs(v) for v in entities["images"]], dtype=object),
         "text_hash": pd.Series([h if isinstance(h, str) else None for h in entities["text_hash"]], dtype=object)})
@@ -243,22 +262,22 @@ def _snapshot_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[st
 def cache_snapshot_fingerprint(run_dir: Path) -> None:
     """Compute and cache a run's snapshot fingerprint now (under a second on WN18RR), so the first change
     check after the run needs only the server's."""
-    _snapshot_fingerprint(run_dir, read_manifest(run_dir / "snapshot").data_hash)
+    _snapshot_fingerprint(run_dir, read_manifest(run_dir / "snapshot").data_hash, reads_names(run_dir))
 
 
-def _snapshot_fingerprint(run_dir: Path, data_hash: str) -> dict[str, Any]:
+def _snapshot_fingerprint(run_dir: Path, data_hash: str, names: bool) -> dict[str, Any]:
     """``{"snapshot": fingerprint, "equivalent": [server fingerprints seen with equal content]}``, cached in
-    the run directory per snapshot data hash."""
+    the run directory per snapshot data hash (and whether names are digested)."""
     path = run_dir / FINGERPRINT_FILE
     try:
         cached = json.loads(path.read_text())
-        if cached.get("data_hash") == data_hash:
+        if cached.get("data_hash") == data_hash and cached.get("names", False) == names:
             return cached
     except (OSError, ValueError):
         pass
     entities, triples, types = _snapshot_frames(run_dir)
-    cached = {"data_hash": data_hash, "snapshot": tables_fingerprint(entities, triples, types).to_dict(),
-              "equivalent": []}
+    cached = {"data_hash": data_hash, "names": names,
+              "snapshot": tables_fingerprint(entities, triples, types, names=names).to_dict(), "equivalent": []}
     _write_json(path, cached)
     return cached
 

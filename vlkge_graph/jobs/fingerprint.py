@@ -4,7 +4,9 @@ Change detection compares the fingerprint the server computes now (``vlkge.finge
 function of the project's plugin: Cypher has no hash function) with the fingerprint of a run's snapshot,
 computed here from its Parquet files. Equal fingerprints mean the scope's graph is what the run was trained
 on, without exporting anything. Both sides digest the same canonical rows:
-- an entity: ``[key, text, images]`` with ``text`` and ``images`` normalised as the exporter does;
+- an entity: ``[key, text, images]`` with ``text`` and ``images`` normalised as the exporter does, plus its
+  name (``[key, text, images, name]``) when the run's recipe encodes names (``features.name``): then a rename
+  changes the entity's features, otherwise it changes nothing the run learned from;
 - a fact: ``[head key, relationship type, tail key]``, each distinct fact once.
 A row's digest is the first 8 bytes of the SHA-256 of its canonical encoding (``encode``; mirrored by
 ``org.vlkge.graph.Digest``); a fingerprint sums the digests modulo 2^64, so row order does not matter.
@@ -70,12 +72,22 @@ def digest(value: Any) -> int:
     return int.from_bytes(hashlib.sha256(out).digest()[:8], "big")
 
 
-def tables_fingerprint(entities: pd.DataFrame, triples: pd.DataFrame, types: dict[str, str]) -> Fingerprint:
-    """The fingerprint of exported tables: ``entities`` with ``id``, ``text``, ``images``; ``triples`` with
-    ``head``, ``relation``, ``tail``; ``types`` maps a relation name to its relationship type."""
+def name_of(value: object) -> str | None:
+    """An entity's name as the ``name`` feature reads it: a non-blank string, else None."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def tables_fingerprint(entities: pd.DataFrame, triples: pd.DataFrame, types: dict[str, str], *,
+                       names: bool = False) -> Fingerprint:
+    """The fingerprint of exported tables: ``entities`` with ``id``, ``text``, ``images`` (and ``name`` with
+    ``names``); ``triples`` with ``head``, ``relation``, ``tail``; ``types`` maps a relation name to its
+    relationship type."""
     entity_sum = 0
-    for key, text, images in zip(entities["id"], entities["text"], entities["images"], strict=True):
-        entity_sum += digest([key, text if isinstance(text, str) else None, image_refs(images)])
+    name_cells = entities["name"] if names else [None] * len(entities)
+    for key, text, images, name in zip(entities["id"], entities["text"], entities["images"], name_cells,
+                                       strict=True):
+        row = [key, text if isinstance(text, str) else None, image_refs(images)]
+        entity_sum += digest([*row, name_of(name)] if names else row)
     facts = triples[["head", "relation", "tail"]].drop_duplicates()
     fact_sum = 0
     for head, relation, tail in zip(facts["head"], facts["relation"], facts["tail"], strict=True):
@@ -83,11 +95,12 @@ def tables_fingerprint(entities: pd.DataFrame, triples: pd.DataFrame, types: dic
     return Fingerprint(len(entities), len(facts), f"{entity_sum & MASK:016x}", f"{fact_sum & MASK:016x}")
 
 
-def server_fingerprint(graph: Graph, flt: GraphFilter) -> Fingerprint:
+def server_fingerprint(graph: Graph, flt: GraphFilter, *, names: bool = False) -> Fingerprint:
     """The fingerprint of what ``flt`` selects now, computed by the server (one row per entity label)."""
     entities = facts = entity_sum = fact_sum = 0
     for i, label in enumerate(flt.entity_labels):
-        row = graph.query(fingerprint_query(flt, label), earlier=flt.entity_labels[:i], **fact_params(flt))[0]["fp"]
+        row = graph.query(fingerprint_query(flt, label, names=names), earlier=flt.entity_labels[:i],
+                          **fact_params(flt))[0]["fp"]
         entities += row["entities"]
         facts += row["facts"]
         entity_sum += int(row["entityDigest"], 16)
@@ -95,15 +108,17 @@ def server_fingerprint(graph: Graph, flt: GraphFilter) -> Fingerprint:
     return Fingerprint(entities, facts, f"{entity_sum & MASK:016x}", f"{fact_sum & MASK:016x}")
 
 
-def fingerprint_query(flt: GraphFilter, label: str) -> str:
+def fingerprint_query(flt: GraphFilter, label: str, *, names: bool = False) -> str:
     """One label's entities (those not counted under an earlier entity label) and their distinct facts."""
-    key = quote(flt.key)
+    key, name = quote(flt.key), quote(flt.name_property)
     mods = flt.modalities_by_label.get(label, flt.modalities)
+    name_column = (f", CASE WHEN h.{name} IS :: STRING NOT NULL AND trim(h.{name}) <> '' THEN h.{name} END"
+                   if names else "")
     return (f"MATCH (h:{quote(label)}) WHERE NOT any(l IN labels(h) WHERE l IN $earlier) "
             f"{fact_match(flt)} "
             f"WITH h, collect(DISTINCT CASE WHEN r IS NOT NULL THEN [type(r), toString(t.{key})] END) AS facts "
             f"RETURN {FUNCTION}([toString(h.{key}), {text_expression('h', mods.text)}, "
-            f"{images_expression('h', mods.image)}], facts) AS fp")
+            f"{images_expression('h', mods.image)}{name_column}], facts) AS fp")
 
 
 def text_expression(node: str, properties: list[str]) -> str:

@@ -20,7 +20,7 @@ import org.vlkge.graph.Digest;
 public class FingerprintFunction {
 
     @UserAggregationFunction(name = "vlkge.fingerprint")
-    @Description("vlkge.fingerprint(entity, facts) - aggregates entity rows [key, text, images] and each "
+    @Description("vlkge.fingerprint(entity, facts) - aggregates entity rows [key, text, images(, name)] and each "
             + "entity's distinct outgoing facts [[type, tailKey], ...] into {entities, facts, entityDigest, "
             + "factDigest}: counts and sums (mod 2^64) of 64-bit SHA-256 digests, independent of row order")
     public Aggregator fingerprint() {
