@@ -92,11 +92,19 @@ class SyncConfig:
     #: transaction memory (``dbms.memory.transaction.total.max``, 70% of the heap): 300,000 did not fit a 2 GB
     #: heap on WN18RR. Raise it with the server's heap.
     refresh_transaction_max: int = 100_000
+    #: After each publish, keep this many of the scope's superseded, published run directories (newest first) and
+    #: remove older ones (jobs/retention.py); the active run, its last retrain and unfinished runs are always kept.
+    #: None keeps every run.
+    keep_runs: int | None = 10
 
     def __post_init__(self) -> None:
         if self.refresh_transaction_max < 0:
             raise ConfigError(f"sync.refresh_transaction_max: a number of candidates (0 or more), got "
                               f"{self.refresh_transaction_max}")
+        if self.keep_runs is not None and (isinstance(self.keep_runs, bool) or not isinstance(self.keep_runs, int)
+                                           or self.keep_runs < 0):
+            raise ConfigError(f"sync.keep_runs: a number of run directories (0 or more) or null (keep all), got "
+                              f"{self.keep_runs!r}")
 
     @property
     def scope_name(self) -> str:

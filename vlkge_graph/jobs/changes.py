@@ -212,10 +212,14 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any], n
 
 
 def last_retrain_dir(run_dir: Path) -> Path:
-    """The run a chain of refreshes started from (``run_dir`` itself unless it is a refresh): its parents are
-    followed through their ``run.json`` while their directories are on this machine."""
+    """The run a chain of refreshes started from (``run_dir`` itself unless it is a refresh): the one its
+    ``run.json`` names, else (runs from before that record) its parents followed while their directories are
+    on this machine."""
     from vlkge_graph.jobs.sync import RunState
 
+    state = RunState.load(run_dir)
+    if state.kind == "refresh" and state.retrain and (run_dir.parent / state.retrain / "snapshot").is_dir():
+        return run_dir.parent / state.retrain
     seen = {run_dir.name}
     while True:
         state = RunState.load(run_dir)

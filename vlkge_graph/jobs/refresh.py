@@ -26,7 +26,8 @@ from rich.console import Console
 from vlkge_graph.config import Config
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import Graph
-from vlkge_graph.jobs.changes import FACT_KEY
+from vlkge_graph.jobs.changes import FACT_KEY, last_retrain_dir
+from vlkge_graph.jobs.retention import prune_runs
 from vlkge_graph.jobs.sync import (
     CANDIDATES,
     FEATURES,
@@ -63,11 +64,13 @@ def refresh(graph: Graph, config: Config, changes: Changes, *, device: str | Non
         raise ConfigError(f"refresh of scope {changes.scope!r}: the active run's directory {parent} is not on this "
                           "machine (runs_dir in the config); run a full sync here first")
     if run_dir is None:
-        run_dir = new_run_dir(config, kind="refresh", parent=changes.run_id)
+        run_dir = new_run_dir(config, kind="refresh", parent=changes.run_id, retrain=last_retrain_dir(parent).name)
         Change.of(changes).save(run_dir)
     stage = Stage(graph, config, run_dir, RunState.load(run_dir), device or config.sync.device, console)
     stage.current = changes.current
-    return run_stages(REFRESH_STAGES, stage, start)
+    state = run_stages(REFRESH_STAGES, stage, start)
+    prune_runs(graph, config, console)
+    return state
 
 
 @dataclass

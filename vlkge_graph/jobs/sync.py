@@ -18,7 +18,8 @@ report      ``report/index.html`` (one self-contained file) and its figures ``re
 ==========  =====================================================================================
 
 So ``--from predict`` reuses a finished training, a crash costs only the stage it happened in, and the
-encoders and the trained model are each loaded at most once per sync (publish needs neither).
+encoders and the trained model are each loaded at most once per sync (publish needs neither). After a
+publish, superseded run directories beyond ``sync.keep_runs`` are removed (jobs/retention.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from vlkge_graph.config import Config, PredictConfig, SyncConfig
 from vlkge_graph.errors import ConfigError, Interrupted, ReportError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.graph_filter import GraphFilter
+from vlkge_graph.jobs.retention import prune_runs
 from vlkge_graph.jobs.summary import describe
 from vlkge_graph.snapshot import read_snapshot, write_snapshot
 
@@ -75,6 +77,7 @@ class RunState:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     kind: str = "sync"  # or "refresh" (jobs/refresh.py)
     parent: str | None = None  # a refresh's parent run (the active run it folds the change into)
+    retrain: str | None = None  # a refresh's last retrain (the sync its chain of refreshes started from)
 
     def save(self, run_dir: Path) -> None:
         tmp = run_dir / f"{RUN_FILE}.tmp"
@@ -89,7 +92,7 @@ class RunState:
             raise ConfigError(f"{run_dir} is not a sync run directory (no readable {RUN_FILE}): {exc}") from exc
 
 
-def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None) -> Path:
+def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None, retrain: str | None = None) -> Path:
     scope = config.sync.scope_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = Path(config.sync.runs_dir) / f"{scope}-{stamp}"
@@ -102,7 +105,7 @@ def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None) -
     except FileExistsError as exc:
         raise ConfigError(f"run directory {run_dir} exists: another sync of scope {scope!r} started in the "
                           "same second; wait for it (publishing is locked per scope) and run again") from exc
-    RunState(run_id=run_dir.name, scope=scope, kind=kind, parent=parent).save(run_dir)
+    RunState(run_id=run_dir.name, scope=scope, kind=kind, parent=parent, retrain=retrain).save(run_dir)
     return run_dir
 
 
@@ -203,7 +206,10 @@ def sync(graph: Graph, config: Config, *, start: str = "export", run_dir: Path |
     if run_dir is None:
         run_dir = new_run_dir(config) if start == "export" else latest_run_dir(config)
     stage = Stage(graph, config, run_dir, RunState.load(run_dir), device or config.sync.device, console)
-    return run_stages(STAGES, stage, start, dry_run, interrupt)
+    state = run_stages(STAGES, stage, start, dry_run, interrupt)
+    if not dry_run:
+        prune_runs(graph, config, console)
+    return state
 
 
 def run_stages(stages: list[tuple[str, StageFunction]], stage: Stage, start: str, dry_run: bool = False,

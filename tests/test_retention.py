@@ -1,0 +1,57 @@
+"""Run-directory retention on a real sync / refresh chain: superseded runs beyond ``sync.keep_runs`` go, the
+active run, its last retrain, unfinished runs and directories the project did not create stay."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.jobs_fixtures import tiny_scope
+from vlkge_graph.config import Config, SyncConfig
+from vlkge_graph.errors import ConfigError
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.jobs.changes import detect_changes
+from vlkge_graph.jobs.refresh import refresh
+from vlkge_graph.jobs.sync import RunState, new_run_dir, sync
+
+pytestmark = pytest.mark.neo4j
+
+
+def add_node(graph: Graph, label: str, key: str) -> None:
+    graph.execute(f"CREATE (n:`{label}`:Thing {{id: $key, text: 'a newcomer'}}) WITH n "
+                  f"MATCH (m:`{label}` {{id: 'e05'}}) CREATE (n)-[:NEAR]->(m)", key=key)
+
+
+def test_superseded_runs_beyond_keep_runs_are_removed(graph: Graph, neo4j_config: Config, unique_label: str,
+                                                      tmp_path: Path) -> None:
+    base = tiny_scope(graph, neo4j_config, unique_label, tmp_path)
+    cfg = replace(base, sync=replace(base.sync, keep_runs=1))
+    runs = Path(cfg.sync.runs_dir)
+    unfinished = new_run_dir(cfg)  # a run that never got far: resumable, never removed
+    (runs / "notes").mkdir()  # not the project's
+    time.sleep(1.1)  # run directories are named by the second
+    first = sync(graph, cfg, device="cpu").run_id
+    time.sleep(1.1)
+    retrain = sync(graph, cfg, device="cpu").run_id
+    assert (runs / first).is_dir()  # one superseded run is kept
+    refreshes = []
+    for key in ("n1", "n2", "n3"):
+        add_node(graph, unique_label, key)
+        refreshes.append(refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu").run_id)
+        assert RunState.load(runs / refreshes[-1]).retrain == retrain
+    left = sorted(d.name for d in runs.iterdir())
+    assert left == sorted([unfinished.name, "notes", retrain, refreshes[1], refreshes[2]])
+    # drift still counts from the last retrain, whose snapshot stayed, not from the oldest refresh left
+    add_node(graph, unique_label, "n4")
+    changes = detect_changes(graph, cfg.sync)
+    assert changes.since_retrain is not None and changes.since_retrain["run_id"] == retrain
+    assert changes.since_retrain["new_entities"] == 4
+
+
+def test_keep_runs_must_be_a_count_or_null() -> None:
+    with pytest.raises(ConfigError, match=r"sync\.keep_runs"):
+        SyncConfig(keep_runs=-1)
+    assert SyncConfig(keep_runs=None).keep_runs is None

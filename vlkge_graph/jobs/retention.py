@@ -1,0 +1,84 @@
+"""Run-directory retention: what a scheduler refreshing a living graph all day leaves on disk.
+
+Every sync and refresh writes a full run directory (snapshot, features, model, candidates), so a job that
+refreshes every few minutes would fill the disk. After each publish the scope's superseded run directories
+beyond the newest ``sync.keep_runs`` are removed. Never removed: the active run (change detection compares
+with its snapshot, a retrain warm-starts from its model), its last retrain (drift counts from it), runs newer
+than the active one, and unfinished runs (another process may be running or resuming them). Only directories
+this project created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json`` of the scope) are touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from vlkge_graph.config import Config
+from vlkge_graph.errors import ConfigError
+from vlkge_graph.graph.connection import Graph
+from vlkge_graph.jobs.changes import active_run, last_retrain_dir
+
+log = logging.getLogger(__name__)
+
+#: A run directory's name after ``<scope>-``: its UTC start time, and a refresh's number within that second.
+RUN_NAME = re.compile(r"(\d{8}T\d{6})(?:-refresh(\d+))?")
+
+
+def run_order(scope: str, run_dir: Path) -> tuple[str, int] | None:
+    """When the run started, as a sortable key; None for a directory this project did not name."""
+    if not run_dir.name.startswith(f"{scope}-"):
+        return None
+    match = RUN_NAME.fullmatch(run_dir.name[len(scope) + 1:])
+    return (match.group(1), int(match.group(2) or 0)) if match else None
+
+
+def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
+    """The scope's published runs older than ``active``, oldest first, without ``active``'s last retrain."""
+    from vlkge_graph.jobs.sync import RunState
+
+    newest = run_order(scope, active)
+    protected = {active.resolve(), last_retrain_dir(active).resolve()}
+    found: list[tuple[tuple[str, int], Path]] = []
+    for run_dir in runs_dir.iterdir():
+        order = run_order(scope, run_dir)
+        if order is None or newest is None or order >= newest or run_dir.resolve() in protected:
+            continue
+        try:
+            state = RunState.load(run_dir)
+        except ConfigError:
+            continue
+        if state.scope == scope and "publish" in state.stages:
+            found.append((order, run_dir))
+    return [run_dir for _, run_dir in sorted(found)]
+
+
+def prune_runs(graph: Graph, config: Config, console: Console | None = None) -> list[Path]:
+    """Remove the scope's superseded run directories beyond the newest ``sync.keep_runs``; returns them.
+
+    Called after a publish; a directory that cannot be removed is logged and left, never failing the run."""
+    keep = config.sync.keep_runs
+    scope = config.sync.scope_name
+    run = active_run(graph, scope)
+    if keep is None or run is None:
+        return []
+    runs_dir = Path(config.sync.runs_dir)
+    active = runs_dir / run["run_id"]
+    if not active.is_dir():
+        return []
+    older = superseded_runs(runs_dir, scope, active)
+    removed = []
+    for run_dir in older[:max(len(older) - keep, 0)]:
+        try:
+            shutil.rmtree(run_dir)
+            removed.append(run_dir)
+        except OSError as exc:
+            log.warning("could not remove the superseded run directory %s: %s", run_dir, exc)
+    if removed:
+        (console or Console(stderr=True)).print(
+            f"removed {len(removed)} superseded run director{'y' if len(removed) == 1 else 'ies'} of scope {scope} "
+            f"(sync.keep_runs: {keep}): {', '.join(d.name for d in removed)}")
+    return removed
