@@ -114,7 +114,7 @@ def test_a_refresh_writes_no_report_but_reports_on_request(refreshed) -> None:
     assert "report" not in state.stages and not (run_dir / "report").exists()
     written = write_report(run_dir, device="cpu")
     html = written.index.read_text(encoding="utf-8")
-    assert f"from the parent run {first.run_id}" in html and f"refresh of run {first.run_id}" in html
+    assert f"from run {first.run_id}, the last retrain" in html and f"refresh of run {first.run_id}" in html
     assert {"relation_mrr", "training_curve"} <= set(written.figures) and written.gallery_queries == 6
 
 

@@ -139,12 +139,17 @@ def test_report_of_an_untrained_run_and_of_a_refresh(tmp_path: Path) -> None:
     html = bare.index.read_text(encoding="utf-8")
     assert bare.figures == {} and "the evaluate stage has not run" in html and "not recorded" in html
     parent = run_dir(tmp_path, "Demo-20260101T000002")
+    (parent / "snapshot").mkdir()  # what makes it the retrain a chain of refreshes starts from
     refresh = run_dir(tmp_path, "Demo-20260101T000002-refresh1", parent=parent.name, trained=False)
     data = read_run(refresh)
     assert data.metrics is not None and data.metrics["overall"]["mrr"] == 0.5
-    assert data.sources["metrics"] == f"from the parent run {parent.name} (a refresh does not retrain)"
+    assert data.sources["metrics"] == f"from run {parent.name}, the last retrain (a refresh does not retrain)"
     html = write_report(refresh).index.read_text(encoding="utf-8")
-    assert f"from the parent run {parent.name}" in html and f"refresh of run {parent.name}" in html
+    assert f"from run {parent.name}, the last retrain" in html and f"refresh of run {parent.name}" in html
+    # a refresh of a refresh reads them from the retrain the chain started from
+    (refresh / "snapshot").mkdir()
+    second = run_dir(tmp_path, "Demo-20260101T000002-refresh2", parent=refresh.name, trained=False)
+    assert read_run(second).sources["metrics"].startswith(f"from run {parent.name}, the last retrain")
 
 
 def test_a_directory_that_is_no_run_is_refused(tmp_path: Path) -> None:

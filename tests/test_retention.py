@@ -1,5 +1,6 @@
-"""Run-directory retention on a real sync / refresh chain: superseded runs beyond ``sync.keep_runs`` go, the
-active run, its last retrain, unfinished runs and directories the project did not create stay."""
+"""Run-directory retention on a real sync / refresh chain: superseded runs and dead refreshes beyond
+``sync.keep_runs`` go; the active run, its last retrain, unfinished syncs and directories the project did not
+create stay."""
 
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ def test_superseded_runs_beyond_keep_runs_are_removed(graph: Graph, neo4j_config
     time.sleep(1.1)
     retrain = sync(graph, cfg, device="cpu").run_id
     assert (runs / first).is_dir()  # one superseded run is kept
+    dead = new_run_dir(cfg, kind="refresh", parent=first)  # a failed refresh of a run no longer active
     refreshes = []
     for key in ("n1", "n2", "n3"):
         add_node(graph, unique_label, key)
         refreshes.append(refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu").run_id)
         assert RunState.load(runs / refreshes[-1]).retrain == retrain
     left = sorted(d.name for d in runs.iterdir())
+    assert dead.name not in left  # unfinished, but it can never publish
     assert left == sorted([unfinished.name, "notes", retrain, refreshes[1], refreshes[2]])
     # drift still counts from the last retrain, whose snapshot stayed, not from the oldest refresh left
     add_node(graph, unique_label, "n4")

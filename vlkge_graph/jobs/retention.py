@@ -2,10 +2,12 @@
 
 Every sync and refresh writes a full run directory (snapshot, features, model, candidates), so a job that
 refreshes every few minutes would fill the disk. After each publish the scope's superseded run directories
-beyond the newest ``sync.keep_runs`` are removed. Never removed: the active run (change detection compares
-with its snapshot, a retrain warm-starts from its model), its last retrain (drift counts from it), runs newer
-than the active one, and unfinished runs (another process may be running or resuming them). Only directories
-this project created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json`` of the scope) are touched.
+beyond the newest ``sync.keep_runs`` are removed: published runs, and unfinished refreshes of a run that is no
+longer active (they can never publish: a refresh publishes only onto its parent). Never removed: the active
+run (change detection compares with its snapshot, a retrain warm-starts from its model), its last retrain
+(drift counts from it), runs newer than the active one, and other unfinished runs (a sync may be running, or
+be resumed). Only directories this project created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json``
+of the scope) are touched.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def run_order(scope: str, run_dir: Path) -> tuple[str, int] | None:
 
 
 def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
-    """The scope's published runs older than ``active``, oldest first, without ``active``'s last retrain."""
+    """The scope's published runs and dead refreshes older than ``active``, oldest first, without ``active``'s
+    last retrain."""
     from vlkge_graph.jobs.sync import RunState
 
     newest = run_order(scope, active)
@@ -51,7 +54,8 @@ def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
             state = RunState.load(run_dir)
         except ConfigError:
             continue
-        if state.scope == scope and "publish" in state.stages:
+        dead = state.kind == "refresh" and state.parent != active.name  # its parent is no longer active
+        if state.scope == scope and ("publish" in state.stages or dead):
             found.append((order, run_dir))
     return [run_dir for _, run_dir in sorted(found)]
 

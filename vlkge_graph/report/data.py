@@ -2,7 +2,8 @@
 
 Every artifact is optional: a run directory made before a file existed (``train/history.json``), a run
 without calibration, or a refresh (which keeps its parent's model and metrics: they are read from the
-parent's directory beside it) still gives a report, with a note where a part is missing.
+directory of the retrain its chain of refreshes started from, beside it) still gives a report, with a note
+where a part is missing.
 """
 
 from __future__ import annotations
@@ -75,10 +76,11 @@ def read_run(run_dir: Path) -> RunData:
 
 
 def _artifact(data: RunData, name: str, what: str) -> Any:
-    """``train/<name>`` parsed, from this run or else from its parent's directory beside it (a refresh)."""
-    places = [data.run_dir / TRAIN / name]
-    if data.state.parent:
-        places.append(data.run_dir.parent / data.state.parent / TRAIN / name)
+    """``train/<name>`` parsed, from this run or else (a refresh) from its last retrain's directory beside it."""
+    from vlkge_graph.jobs.changes import last_retrain_dir
+
+    retrain = last_retrain_dir(data.run_dir)
+    places = [data.run_dir / TRAIN / name, retrain / TRAIN / name]
     for path in places:
         if path.is_file():
             try:
@@ -86,6 +88,6 @@ def _artifact(data: RunData, name: str, what: str) -> Any:
             except (OSError, ValueError) as exc:
                 raise DataError(f"{path}: unreadable {what} ({exc})") from exc
             if path != places[0]:
-                data.sources[what] = f"from the parent run {data.state.parent} (a refresh does not retrain)"
+                data.sources[what] = f"from run {retrain.name}, the last retrain (a refresh does not retrain)"
             return value
     return None
