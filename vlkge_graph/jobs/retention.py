@@ -63,7 +63,15 @@ def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
 def prune_runs(graph: Graph, config: Config, console: Console | None = None) -> list[Path]:
     """Remove the scope's superseded run directories beyond the newest ``sync.keep_runs``; returns them.
 
-    Called after a publish; a directory that cannot be removed is logged and left, never failing the run."""
+    Called after a publish, as housekeeping: whatever goes wrong here is logged and never fails the run."""
+    try:
+        return _prune(graph, config, console)
+    except Exception as exc:  # the run has published: cleanup must not turn it into a failure
+        log.warning("run directory retention skipped: %s: %s", type(exc).__name__, exc)
+        return []
+
+
+def _prune(graph: Graph, config: Config, console: Console | None) -> list[Path]:
     keep = config.sync.keep_runs
     scope = config.sync.scope_name
     run = active_run(graph, scope)
