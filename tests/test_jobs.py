@@ -101,6 +101,7 @@ def test_a_retrain_warm_starts_from_the_active_run_with_its_optimizer_state(grap
     first = run_job(graph, scope, "first", job(), console=QUIET)
     assert first.status == "succeeded" and train_record(runs, first.run_id)["warm_start"] is None  # a first run
     assert (runs / first.run_id / "train" / "optimizer.pt").is_file()
+    assert not (runs / first.run_id / "train" / "checkpoints").exists()  # resume copies, dropped once trained
     add = f"UNWIND $ids AS id CREATE (n:`{label}`:Thing {{id: id}}) WITH n MATCH (m:`{label}` {{id: 'e01'}}) " \
           "CREATE (n)-[:NEAR]->(m)"
     graph.execute(add, ids=["new1", "new2"])

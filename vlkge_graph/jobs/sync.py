@@ -6,10 +6,11 @@ Each stage reads the artifacts of the earlier ones from the run directory (``run
 ==========  =====================================================================================
 export      ``snapshot/`` (entities, relations, triples, manifest), ``rejected.parquet``
 encode      ``features/`` (one matrix and presence mask per modality; the encoder cache is reused)
-train       ``train/model.pt`` (+ ``checkpoints/``), ``train/optimizer.pt`` (the optimiser state at the model's
-            epoch, which the next run's warm start carries on), ``train/published.*`` (the parameters the plugin
-            scores, with the probability calibration fitted on the validation split), ``train/recipe.json``
-            (the recipe as trained), ``train/history.json`` (loss and validation MRR per epoch)
+train       ``train/model.pt`` (+ ``checkpoints/`` while it trains, to resume), ``train/optimizer.pt`` (the
+            optimiser state at the model's epoch, which the next run's warm start carries on),
+            ``train/published.*`` (the parameters the plugin scores, with the probability calibration fitted
+            on the validation split), ``train/recipe.json`` (the recipe as trained), ``train/history.json``
+            (loss and validation MRR per epoch)
 evaluate    ``train/metrics.json`` (the test split under the recipe's protocol), ``train/calibration.json``
 predict     ``candidates.parquet``
 publish     the new generation in Neo4j (the only stage that writes there; see graph/publish.py)
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -270,7 +272,7 @@ def encode_stage(stage: Stage) -> dict[str, Any]:
 
 
 def _train(stage: Stage) -> dict[str, Any]:
-    from vlkge_graph.training.api import fit
+    from vlkge_graph.training.api import CHECKPOINTS, fit
 
     rejected = stage.rejected()  # curated false links: hard negatives
     recipe = stage.recipe()
@@ -280,6 +282,9 @@ def _train(stage: Stage) -> dict[str, Any]:
     run.published().save(stage.run_dir / TRAIN)
     (stage.run_dir / TRAIN / RECIPE_FILE).write_text(json.dumps(run.recipe.to_dict(), indent=2), encoding="utf-8")
     (stage.run_dir / TRAIN / HISTORY_FILE).write_text(json.dumps(report["history"], indent=1), encoding="utf-8")
+    # Trained: the resume checkpoints (the best epoch's, which model.pt and optimizer.pt hold, and the last's)
+    # would double the run directory (killed before run.json records this stage, the rerun trains again).
+    shutil.rmtree(stage.run_dir / TRAIN / CHECKPOINTS, ignore_errors=True)
     stage.trained_run = run
     return {k: report[k] for k in ("epochs", "best_epoch", "best_valid_mrr", "stopped_early", "warm_start")} | {
         "hard_negatives": len(rejected)}
