@@ -8,8 +8,10 @@ C: warm start on the whole graph from A (training/warm_start.py), with and witho
 Prints the validation MRR curve summary: each run's best and when it got there, the epochs each run needs to
 reach a share of the cold (recipe seed) best and the median of the cold bests, and the test MRR of the model the
 run keeps. The goal: the cold best in at most a third of the epochs the cold start needed for it; with seeds, the
-median of the cold bests (the bar that does not hang on one trajectory's high point).
+median of the cold bests (the bar that does not hang on one trajectory's high point). Then the warm runs against the
+cold ones: means, warm minus its own parent, and a bootstrap interval of warm minus cold.
 Usage: python benchmarks/warm_start.py [--epochs 30] [--recipe training/kinships-complex.yaml] [--held 5]
+       python benchmarks/warm_start.py --combine a.json b.json [--warm-files c.json d.json]  (runs saved by --curves)
 """
 
 from __future__ import annotations
@@ -76,7 +78,16 @@ def main() -> None:
     parser.add_argument("--cold-training", action="append", default=[], metavar="KEY=VALUE",
                         help="a training setting for the cold runs only (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="CURVES",
+                        help="train nothing: pool the runs of these --curves files (e.g. one per pair of seeds) and "
+                        "summarise them")
+    parser.add_argument("--warm-files", type=Path, nargs="+", default=[], metavar="CURVES",
+                        help="with --combine: take the warm runs from these files instead (e.g. other warm settings "
+                        "against the same cold starts)")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.warm_files)
+        return
     torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     full = read_dataset(recipe.dataset)
@@ -122,13 +133,21 @@ def main() -> None:
                               console=quiet, warm_from=source, warm_shrink=shrink, warm_optimizer=carry)
             curves[name] = [h["valid_mrr"] for h in report["history"]]
             tests[name] = run.evaluate("test").summary()["mrr"]
-    cold_curves = [curves[name] for name, *_ in cold]
-    best = max(curves["cold start"])
+    if args.curves:
+        args.curves.write_text(json.dumps({"valid_mrr": curves, "test_mrr": tests}, indent=1), encoding="utf-8")
+    title = f"{full.name}, {args.recipe.name}, {args.held} entities' facts added, {args.epochs} epochs, validation MRR"
+    summarise(curves, tests, [name for name, *_ in cold], [name for name, *_ in warm], title)
+
+
+def summarise(curves: dict[str, list[float]], tests: dict[str, float], cold: list[str], warm: list[str],
+              title: str) -> None:
+    """Print every run's curve summary, then the warm runs against the cold ones: medians and means of the
+    best validation MRR, how many warm runs are on time, warm minus its own parent, and a bootstrap interval."""
+    cold_curves = [curves[name] for name in cold]
+    best = max(curves["cold start"]) if "cold start" in curves else max(max(c) for c in cold_curves)
     median = statistics.median(max(c) for c in cold_curves)
-    best_epoch = curves["cold start"].index(best) + 1
     median_epoch = statistics.median(c.index(max(c)) + 1 for c in cold_curves)
-    table = Table(title=f"{full.name}, {args.recipe.name}, {args.held} entities' facts added, {args.epochs} epochs, "
-                        "validation MRR")
+    table = Table(title=title)
     for column in ("run", "epoch 1", "best (epoch)", "epochs to 95% of cold best", "to 98%", "to cold best",
                    "to median cold best", "test MRR of the kept model"):
         table.add_column(column)
@@ -137,21 +156,62 @@ def main() -> None:
         table.add_row(name, f"{curve[0]:.3f}", f"{top:.3f} ({curve.index(top) + 1})",
                       *(first_epoch(curve, share * best) for share in (0.95, 0.98, 1.0)), first_epoch(curve, median),
                       f"{tests[name]:.3f}" if name in tests else "")
-    if args.curves:
-        args.curves.write_text(json.dumps({"valid_mrr": curves, "test_mrr": tests}, indent=1), encoding="utf-8")
     console = Console(width=160)
     console.print(table)
-    warm_bests = [max(curves[name]) for name, *_ in warm]
+    warm_bests = [max(curves[name]) for name in warm]
+    cold_bests = [max(c) for c in cold_curves]
     third = int(median_epoch / 3)
-    on_time = sum(max(curves[name][:third], default=0.0) >= median for name, *_ in warm)
-    console.print(f"warm runs: median best {statistics.median(warm_bests):.3f} (cold: {median:.3f}); {on_time} of "
-                  f"{len(warm)} reach the median cold best by epoch {third}, a third of the cold runs' median epoch; "
-                  f"median test MRR of the kept models: warm {statistics.median(tests[n] for n, *_ in warm):.3f}, "
-                  f"cold {statistics.median(tests[n] for n, *_ in cold):.3f}")
-    console.print(f"goal: the cold best {best:.3f} (epoch {best_epoch}) by epoch {best_epoch / 3:.1f}; the median "
-                  f"of the {len(cold_curves)} cold bests {median:.3f} (median epoch {median_epoch:g}) by epoch "
-                  f"{median_epoch / 3:.1f}")
+    on_time = sum(max(curves[name][:third], default=0.0) >= median for name in warm)
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.4f} (mean {statistics.mean(values):.4f})"
 
+    console.print(f"best valid MRR, median: warm {spread(warm_bests)}, cold {spread(cold_bests)}; {on_time} of "
+                  f"{len(warm)} warm runs reach the median cold best by epoch {third}, a third of the cold runs' "
+                  f"median epoch {median_epoch:g}")
+    console.print(f"test MRR of the kept models, median: warm {spread([tests[n] for n in warm])}, "
+                  f"cold {spread([tests[n] for n in cold])}")
+    own = [max(curves[name]) - max(curves[parent]) for name in warm if (parent := parent_of(name, curves))]
+    if own:
+        console.print(f"warm minus its own parent (its own validation best), mean: {statistics.mean(own):+.4f}")
+    rng = np.random.default_rng(0)
+    draws = [rng.choice(warm_bests, len(warm_bests)).mean() - rng.choice(cold_bests, len(cold_bests)).mean()
+             for _ in range(20_000)]
+    low, high = np.quantile(draws, [0.025, 0.975])
+    console.print(f"warm minus cold, mean best: {statistics.mean(warm_bests) - statistics.mean(cold_bests):+.4f} "
+                  f"(95% bootstrap interval over runs {low:+.4f} to {high:+.4f})")
+    console.print(f"goal: the cold best {best:.3f} by a third of its epoch; the median of the {len(cold_curves)} cold "
+                  f"bests {median:.3f} (median epoch {median_epoch:g}) by epoch {median_epoch / 3:.1f}")
+
+
+def parent_of(warm: str, curves: dict[str, list[float]]) -> str | None:
+    """``warm from A4, ...`` -> the curve name of parent ``A4``."""
+    parent = warm.removeprefix("warm from ").split(",")[0]
+    return next((name for name in curves if name.split(" ")[0] == parent), None)
+
+
+def combine(files: list[Path], warm_files: list[Path]) -> None:
+    """Pool the runs of several ``--curves`` files (runs of the same name must agree): cold starts and parents
+    from ``files``, warm runs from ``warm_files`` (default: ``files``), then summarise them."""
+    curves: dict[str, list[float]] = {}
+    tests: dict[str, float] = {}
+    warm: list[str] = []
+    warm_from = warm_files or files
+    for path in dict.fromkeys([*files, *warm_files]):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for name, curve in data["valid_mrr"].items():
+            is_warm = name.startswith("warm from")
+            if is_warm and path not in warm_from:
+                continue
+            if name in curves and curves[name] != curve:
+                raise SystemExit(f"{path}: run {name!r} differs from the one of an earlier file (other settings?)")
+            curves[name] = curve
+            if name in data["test_mrr"]:
+                tests[name] = data["test_mrr"][name]
+            if is_warm and name not in warm:
+                warm.append(name)
+    cold = [name for name in curves if name.startswith("cold start")]
+    summarise(curves, tests, cold, warm, f"{', '.join(p.name for p in dict.fromkeys([*files, *warm_files]))}: "
+              "validation MRR")
 
 if __name__ == "__main__":
     main()
