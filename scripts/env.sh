@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and print its path on stdout.
 # The environment is keyed by a hash of pyproject's dependency lists, so an unchanged dependency set is
-# installed once per machine; a fresh machine builds it from nothing (about 3 GB, mostly torch).
+# installed once per machine; a fresh machine builds it from nothing (about 6.5 GB, mostly torch and its CUDA libraries).
 # Needs: python3 >= 3.11; at run time Java 17 + Maven (the local Neo4j) and npm (WordNet texts).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
