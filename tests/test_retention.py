@@ -1,9 +1,10 @@
-"""Run-directory retention on a real sync / refresh chain: superseded runs and dead refreshes beyond
-``sync.keep_runs`` go; the active run, its last retrain, unfinished syncs and directories the project did not
-create stay."""
+"""Run-directory retention on a real sync / refresh chain: superseded runs, dead refreshes and stopped syncs
+beyond ``sync.keep_runs`` go; the active run, its last retrain, a sync that may be running and directories the
+project did not create stay."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,9 +32,13 @@ def test_superseded_runs_beyond_keep_runs_are_removed(graph: Graph, neo4j_config
     base = tiny_scope(graph, neo4j_config, unique_label, tmp_path)
     cfg = replace(base, sync=replace(base.sync, keep_runs=1))
     runs = Path(cfg.sync.runs_dir)
-    unfinished = new_run_dir(cfg)  # a run that never got far: resumable, never removed
-    (runs / "notes").mkdir()  # not the project's
+    stopped = new_run_dir(cfg)  # an unfinished sync untouched for two days: stopped, superseded
+    for path in [stopped, *stopped.rglob("*")]:
+        os.utime(path, (time.time() - 2 * 86400,) * 2)
     time.sleep(1.1)  # run directories are named by the second
+    unfinished = new_run_dir(cfg)  # an unfinished sync written to lately (it may be running): kept
+    (runs / "notes").mkdir()  # not the project's
+    time.sleep(1.1)
     first = sync(graph, cfg, device="cpu").run_id
     time.sleep(1.1)
     retrain = sync(graph, cfg, device="cpu").run_id
@@ -45,7 +50,7 @@ def test_superseded_runs_beyond_keep_runs_are_removed(graph: Graph, neo4j_config
         refreshes.append(refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu").run_id)
         assert RunState.load(runs / refreshes[-1]).retrain == retrain
     left = sorted(d.name for d in runs.iterdir())
-    assert dead.name not in left  # unfinished, but it can never publish
+    assert dead.name not in left and stopped.name not in left  # unfinished, but it can never publish / has stopped
     assert left == sorted([unfinished.name, "notes", retrain, refreshes[1], refreshes[2]])
     # drift still counts from the last retrain, whose snapshot stayed, not from the oldest refresh left
     add_node(graph, unique_label, "n4")

@@ -2,19 +2,21 @@
 
 Every sync and refresh writes a full run directory (snapshot, features, model, candidates), so a job that
 refreshes every few minutes would fill the disk. After each publish the scope's superseded run directories
-beyond the newest ``sync.keep_runs`` are removed: published runs, and unfinished refreshes of a run that is no
-longer active (they can never publish: a refresh publishes only onto its parent). Never removed: the active
-run (change detection compares with its snapshot, a retrain warm-starts from its model), its last retrain
-(drift counts from it), runs newer than the active one, and other unfinished runs (a sync may be running, or
-be resumed). Only directories this project created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json``
-of the scope) are touched.
+beyond the newest ``sync.keep_runs`` are removed: published runs, unfinished refreshes of a run that is no
+longer active (they can never publish: a refresh publishes only onto its parent), and unfinished syncs left
+untouched for a day (failed: a running sync writes a checkpoint every epoch). Never removed: the active run
+(change detection compares with its snapshot, a retrain warm-starts from its model), its last retrain (drift
+counts from it), runs newer than the active one, and other unfinished runs. Only directories this project
+created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json`` of the scope) are touched.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: A run directory's name after ``<scope>-``: its UTC start time, and a refresh's number within that second.
 RUN_NAME = re.compile(r"(\d{8}T\d{6})(?:-refresh(\d+))?")
+#: An unfinished sync whose files have not changed for this long has stopped (failed, or killed).
+IDLE_S = 24 * 3600
 
 
 def run_order(scope: str, run_dir: Path) -> tuple[str, int] | None:
@@ -38,9 +42,17 @@ def run_order(scope: str, run_dir: Path) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2) or 0)) if match else None
 
 
+def last_written(run_dir: Path) -> float:
+    """When anything in ``run_dir`` last changed (seconds since the epoch)."""
+    times = [run_dir.stat().st_mtime]
+    for folder, _, files in os.walk(run_dir):
+        times += [os.stat(os.path.join(folder, f)).st_mtime for f in files]
+    return max(times)
+
+
 def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
-    """The scope's published runs and dead refreshes older than ``active``, oldest first, without ``active``'s
-    last retrain."""
+    """The scope's published runs, dead refreshes and stopped syncs older than ``active``, oldest first, without
+    ``active``'s last retrain."""
     from vlkge_graph.jobs.sync import RunState
 
     newest = run_order(scope, active)
@@ -54,8 +66,13 @@ def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
             state = RunState.load(run_dir)
         except ConfigError:
             continue
-        dead = state.kind == "refresh" and state.parent != active.name  # its parent is no longer active
-        if state.scope == scope and ("publish" in state.stages or dead):
+        if "publish" in state.stages:
+            done = True
+        elif state.kind == "refresh":
+            done = state.parent != active.name  # its parent is no longer active
+        else:
+            done = time.time() - last_written(run_dir) >= IDLE_S
+        if state.scope == scope and done:
             found.append((order, run_dir))
     return [run_dir for _, run_dir in sorted(found)]
 
