@@ -297,10 +297,11 @@ def test_a_refresh_killed_with_sigkill_leaves_the_parent_and_the_rerun_converges
     pd.testing.assert_frame_equal(now[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True),
                                   before[0].sort_values(["head", "relation", "tail"]).reset_index(drop=True))
     killed = max(Path(sync_cfg.runs_dir).glob("*-refresh*/candidates.parquet"), key=lambda p: p.stat().st_mtime)
+    expected = pd.read_parquet(killed)
     again = refresh(graph, cfg, detect_changes(graph, cfg.sync), device="cpu")  # no --lock-wait needed
     assert active(graph, label)["run_id"] == again.run_id != killed.parent.name
+    assert not killed.parent.exists()  # a refresh of a run no longer active can never publish: removed
     assert "country:NEW6" in embeddings(graph, label)
-    expected = pd.read_parquet(killed)
     key = ["head", "relation", "tail"]
     got = visible(graph, label).sort_values(key).reset_index(drop=True)
     assert len(got) == len(expected)

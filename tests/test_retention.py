@@ -10,13 +10,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.jobs_fixtures import tiny_scope
-from vlkge_graph.config import Config, SyncConfig
+from vlkge_graph.config import Config, JobConfig, SyncConfig
 from vlkge_graph.errors import ConfigError
 from vlkge_graph.graph.connection import Graph
 from vlkge_graph.jobs.changes import detect_changes
 from vlkge_graph.jobs.refresh import refresh
+from vlkge_graph.jobs.runner import run_job
 from vlkge_graph.jobs.sync import RunState, new_run_dir, sync
 
 pytestmark = pytest.mark.neo4j
@@ -57,6 +59,13 @@ def test_superseded_runs_beyond_keep_runs_are_removed(graph: Graph, neo4j_config
     changes = detect_changes(graph, cfg.sync)
     assert changes.since_retrain is not None and changes.since_retrain["run_id"] == retrain
     assert changes.since_retrain["new_entities"] == 4
+    # a refresh job removes the attempts that failed before it (it holds the scope's job lock)
+    attempts = [new_run_dir(cfg, kind="refresh", parent=refreshes[-1]) for _ in range(2)]
+    outcome = run_job(graph, cfg, "fresh", JobConfig(action="refresh"), console=Console(quiet=True))
+    assert outcome.status == "succeeded", outcome.error
+    left = sorted(d.name for d in runs.iterdir())
+    assert not any((runs / a).exists() for a in {a.name for a in attempts} - {outcome.run_id})  # (names recur)
+    assert left == sorted([unfinished.name, "notes", retrain, refreshes[2], outcome.run_id])
 
 
 def test_keep_runs_must_be_a_count_or_null() -> None:

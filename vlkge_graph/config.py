@@ -92,9 +92,9 @@ class SyncConfig:
     #: transaction memory (``dbms.memory.transaction.total.max``, 70% of the heap): 300,000 did not fit a 2 GB
     #: heap on WN18RR. Raise it with the server's heap.
     refresh_transaction_max: int = 100_000
-    #: After each publish, keep this many of the scope's superseded run directories (newest first) and remove
-    #: older ones (jobs/retention.py); the active run, its last retrain and newer runs are always kept.
-    #: None keeps every run.
+    #: After each publish, keep this many of the scope's superseded (published) run directories, newest first,
+    #: and remove older ones and failed runs (jobs/retention.py); the active run and its last retrain are always
+    #: kept. None keeps every run.
     keep_runs: int | None = 10
 
     def __post_init__(self) -> None:

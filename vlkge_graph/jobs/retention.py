@@ -1,13 +1,17 @@
 """Run-directory retention: what a scheduler refreshing a living graph all day leaves on disk.
 
 Every sync and refresh writes a full run directory (snapshot, features, model, candidates), so a job that
-refreshes every few minutes would fill the disk. After each publish the scope's superseded run directories
-beyond the newest ``sync.keep_runs`` are removed: published runs, unfinished refreshes of a run that is no
-longer active (they can never publish: a refresh publishes only onto its parent), and unfinished syncs left
-untouched for a day (failed: a running sync writes a checkpoint every epoch). Never removed: the active run
-(change detection compares with its snapshot, a retrain warm-starts from its model), its last retrain (drift
-counts from it), runs newer than the active one, and other unfinished runs. Only directories this project
-created (``<scope>-<UTC time>[-refreshN]`` holding a ``run.json`` of the scope) are touched.
+refreshes every few minutes would fill the disk. After each publish the scope's superseded runs (published
+before the active one) beyond the newest ``sync.keep_runs`` are removed, and every failed run:
+- a refresh of a run that is no longer active (it can never publish: a refresh publishes only onto its parent);
+- an unfinished sync older than the active run and untouched for a day (a running sync writes a checkpoint
+  every epoch);
+- before a job's refresh, which holds the scope's job lock, any other unfinished refresh: an earlier attempt
+  that failed (jobs of a scope never overlap, and refreshes are not resumed).
+Never removed: the active run (change detection compares with its snapshot, a retrain warm-starts from its
+model), its last retrain (drift counts from it), published runs newer than it, and other unfinished syncs (the
+runner resumes an interrupted retrain). Only directories this project created (``<scope>-<UTC time>
+[-refreshN]`` holding a ``run.json`` of the scope) are touched.
 """
 
 from __future__ import annotations
@@ -50,45 +54,49 @@ def last_written(run_dir: Path) -> float:
     return max(times)
 
 
-def superseded_runs(runs_dir: Path, scope: str, active: Path) -> list[Path]:
-    """The scope's published runs, dead refreshes and stopped syncs older than ``active``, oldest first, without
-    ``active``'s last retrain."""
+def classify_runs(runs_dir: Path, scope: str, active: Path, *, attempts: bool = False) -> tuple[list[Path], list[Path]]:
+    """``(superseded, failed)``: the scope's published runs older than ``active`` (oldest first) and its failed
+    runs (see the module docstring; ``attempts``: called under the scope's job lock, before a refresh)."""
     from vlkge_graph.jobs.sync import RunState
 
     newest = run_order(scope, active)
     protected = {active.resolve(), last_retrain_dir(active).resolve()}
-    found: list[tuple[tuple[str, int], Path]] = []
+    superseded: list[tuple[tuple[str, int], Path]] = []
+    failed: list[Path] = []
     for run_dir in runs_dir.iterdir():
         order = run_order(scope, run_dir)
-        if order is None or newest is None or order >= newest or run_dir.resolve() in protected:
+        if order is None or newest is None or run_dir.resolve() in protected:
             continue
         try:
             state = RunState.load(run_dir)
         except ConfigError:
             continue
+        if state.scope != scope:
+            continue
         if "publish" in state.stages:
-            done = True
+            if order < newest:
+                superseded.append((order, run_dir))
         elif state.kind == "refresh":
-            done = state.parent != active.name  # its parent is no longer active
-        else:
-            done = time.time() - last_written(run_dir) >= IDLE_S
-        if state.scope == scope and done:
-            found.append((order, run_dir))
-    return [run_dir for _, run_dir in sorted(found)]
+            if attempts or state.parent != active.name:
+                failed.append(run_dir)
+        elif order < newest and time.time() - last_written(run_dir) >= IDLE_S:
+            failed.append(run_dir)
+    return [run_dir for _, run_dir in sorted(superseded)], sorted(failed)
 
 
-def prune_runs(graph: Graph, config: Config, console: Console | None = None) -> list[Path]:
-    """Remove the scope's superseded run directories beyond the newest ``sync.keep_runs``; returns them.
+def prune_runs(graph: Graph, config: Config, console: Console | None = None, *, attempts: bool = False) -> list[Path]:
+    """Remove the scope's failed runs and its superseded runs beyond the newest ``sync.keep_runs``; returns them.
 
-    Called after a publish, as housekeeping: whatever goes wrong here is logged and never fails the run."""
+    Housekeeping after a publish (and, with ``attempts``, before a job's refresh): whatever goes wrong here is
+    logged and never fails the run."""
     try:
-        return _prune(graph, config, console)
+        return _prune(graph, config, console, attempts)
     except Exception as exc:  # the run has published: cleanup must not turn it into a failure
         log.warning("run directory retention skipped: %s: %s", type(exc).__name__, exc)
         return []
 
 
-def _prune(graph: Graph, config: Config, console: Console | None) -> list[Path]:
+def _prune(graph: Graph, config: Config, console: Console | None, attempts: bool) -> list[Path]:
     keep = config.sync.keep_runs
     scope = config.sync.scope_name
     run = active_run(graph, scope)
@@ -98,16 +106,16 @@ def _prune(graph: Graph, config: Config, console: Console | None) -> list[Path]:
     active = runs_dir / run["run_id"]
     if not active.is_dir():
         return []
-    older = superseded_runs(runs_dir, scope, active)
+    superseded, failed = classify_runs(runs_dir, scope, active, attempts=attempts)
     removed = []
-    for run_dir in older[:max(len(older) - keep, 0)]:
+    for run_dir in [*failed, *superseded[:max(len(superseded) - keep, 0)]]:
         try:
             shutil.rmtree(run_dir)
             removed.append(run_dir)
         except OSError as exc:
-            log.warning("could not remove the superseded run directory %s: %s", run_dir, exc)
+            log.warning("could not remove the run directory %s: %s", run_dir, exc)
     if removed:
         (console or Console(stderr=True)).print(
-            f"removed {len(removed)} superseded run director{'y' if len(removed) == 1 else 'ies'} of scope {scope} "
-            f"(sync.keep_runs: {keep}): {', '.join(d.name for d in removed)}")
+            f"removed {len(removed)} failed or superseded run director{'y' if len(removed) == 1 else 'ies'} of "
+            f"scope {scope} (sync.keep_runs: {keep}): {', '.join(d.name for d in removed)}")
     return removed

@@ -200,9 +200,11 @@ def _retrain(graph: Graph, config: Config, outcome: JobOutcome, resume_dir: Path
 
 def _refresh(graph: Graph, config: Config, outcome: JobOutcome, changes: Changes | None, console: Console) -> None:
     from vlkge_graph.jobs.refresh import refresh
+    from vlkge_graph.jobs.retention import prune_runs
 
     if changes is None or not changes.detailed:
         changes = detect_changes(graph, config.sync)
+    prune_runs(graph, config, console, attempts=True)  # earlier attempts that failed (this job holds the lock)
     result = refresh(graph, config, changes, console=console)
     run_dir = Path(config.sync.runs_dir) / result.run_id
     cache_snapshot_fingerprint(run_dir)  # the next change check compares with the refreshed snapshot
