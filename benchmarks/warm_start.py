@@ -196,7 +196,8 @@ def combine(files: list[Path], warm_files: list[Path]) -> None:
     tests: dict[str, float] = {}
     warm: list[str] = []
     warm_from = warm_files or files
-    for path in dict.fromkeys([*files, *warm_files]):
+    paths = list(dict.fromkeys([*files, *warm_files]))
+    for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
         for name, curve in data["valid_mrr"].items():
             is_warm = name.startswith("warm from")
@@ -210,8 +211,8 @@ def combine(files: list[Path], warm_files: list[Path]) -> None:
             if is_warm and name not in warm:
                 warm.append(name)
     cold = [name for name in curves if name.startswith("cold start")]
-    summarise(curves, tests, cold, warm, f"{', '.join(p.name for p in dict.fromkeys([*files, *warm_files]))}: "
-              "validation MRR")
+    summarise(curves, tests, cold, warm, f"{', '.join(p.name for p in paths)}: validation MRR")
+
 
 if __name__ == "__main__":
     main()

@@ -194,8 +194,8 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any], n
     changed_text = both["id"][[a != b for a, b in zip(both["text_hash"], text_now, strict=True)]]
     changed_images = both["id"][[image_refs(a) != image_refs(b)
                                  for a, b in zip(both["images_old"], both["images"], strict=True)]]
-    changed_names = both["id"][[names and name_of(a) != name_of(b)
-                                for a, b in zip(both["name_old"], both["name"], strict=True)]]
+    changed_names = both["id"][[name_of(a) != name_of(b) for a, b in zip(both["name_old"], both["name"],
+                                                                        strict=True)]] if names else []
     facts = old_triples[FACT_KEY].drop_duplicates().merge(current.triples[FACT_KEY].drop_duplicates(), how="outer",
                                                           on=FACT_KEY, indicator=True)
     new_facts = facts.loc[facts["_merge"] == "right_only", FACT_KEY].reset_index(drop=True)
@@ -212,22 +212,21 @@ def _diff(graph: Graph, sync: SyncConfig, run_dir: Path, base: dict[str, Any], n
 
 
 def last_retrain_dir(run_dir: Path) -> Path:
-    """The run a chain of refreshes started from (``run_dir`` itself unless it is a refresh): the one its
-    ``run.json`` names, else (runs from before that record) its parents followed while their directories are
-    on this machine."""
+    """The run a chain of refreshes started from (``run_dir`` itself unless it is a refresh): a refresh's
+    ``run.json`` names it (``retrain``); runs from before that record are followed parent by parent, while
+    their directories are on this machine."""
     from vlkge_graph.jobs.sync import RunState
 
-    state = RunState.load(run_dir)
-    if state.kind == "refresh" and state.retrain and (run_dir.parent / state.retrain / "snapshot").is_dir():
-        return run_dir.parent / state.retrain
     seen = {run_dir.name}
     while True:
         state = RunState.load(run_dir)
-        parent = run_dir.parent / state.parent if state.kind == "refresh" and state.parent else None
-        if parent is None or parent.name in seen or not (parent / "snapshot").is_dir():
+        steps = [state.retrain, state.parent] if state.kind == "refresh" else []
+        step = next((run_dir.parent / name for name in steps
+                     if name and name not in seen and (run_dir.parent / name / "snapshot").is_dir()), None)
+        if step is None:
             return run_dir
-        seen.add(parent.name)
-        run_dir = parent
+        seen.add(step.name)
+        run_dir = step
 
 
 def _since_retrain(run_dir: Path, old_ids: set[str], old_triples: pd.DataFrame,
