@@ -72,3 +72,19 @@ def test_keep_runs_must_be_a_count_or_null() -> None:
     with pytest.raises(ConfigError, match=r"sync\.keep_runs"):
         SyncConfig(keep_runs=-1)
     assert SyncConfig(keep_runs=None).keep_runs is None
+
+
+def test_refresh_names_sort_in_start_order_after_a_removal(tmp_path: Path) -> None:
+    """Refreshes of one second are numbered after the highest number there, so retention, which orders runs by
+    name, never takes a later run for an earlier one after it removed one of them."""
+    import shutil
+
+    from vlkge_graph.jobs.retention import run_order
+
+    cfg = Config(sync=SyncConfig(scope="S", runs_dir=str(tmp_path)))
+    first = new_run_dir(cfg, kind="refresh", parent="p")
+    second = new_run_dir(cfg, kind="refresh", parent="p")
+    shutil.rmtree(first)
+    third = new_run_dir(cfg, kind="refresh", parent="p")
+    order = [run_order("S", d) for d in (first, second, third)]
+    assert order[0] < order[1] < order[2], [d.name for d in (first, second, third)]

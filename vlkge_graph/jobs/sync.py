@@ -25,6 +25,7 @@ publish, superseded run directories beyond ``sync.keep_runs`` are removed (jobs/
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import shutil
@@ -98,10 +99,12 @@ def new_run_dir(config: Config, kind: str = "sync", parent: str | None = None, r
     scope = config.sync.scope_name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = Path(config.sync.runs_dir) / f"{scope}-{stamp}"
-    if kind != "sync":  # refreshes may follow each other within a second (e.g. a retry): numbered
+    if kind != "sync":  # refreshes may follow each other within a second (e.g. a retry): numbered after the
+        # highest number there, so names sort in start order even after retention removed a lower one
         Path(config.sync.runs_dir).mkdir(parents=True, exist_ok=True)
-        numbered = (run_dir.with_name(f"{run_dir.name}-{kind}{n}") for n in range(1, 10_000))
-        run_dir = next(d for d in numbered if not d.exists())
+        taken = [int(d.name.rsplit(kind, 1)[1]) for d in run_dir.parent.glob(f"{glob.escape(run_dir.name)}-{kind}*")
+                 if d.name.rsplit(kind, 1)[1].isdigit()]
+        run_dir = run_dir.with_name(f"{run_dir.name}-{kind}{max(taken, default=0) + 1}")
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError as exc:
