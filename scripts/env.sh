@@ -2,6 +2,7 @@
 # Create (or reuse) the project's virtual environment and print its path on stdout.
 # The environment is keyed by a hash of pyproject's dependency lists, so an unchanged dependency set is
 # installed once per machine; a fresh machine builds it from nothing (about 6.5 GB, mostly torch and its CUDA libraries).
+# Environments of other dependency lists unused for VLKGE_VENV_KEEP_DAYS days (14) are removed.
 # Needs: python3 >= 3.11; at run time Java 17 + Maven (the local Neo4j) and npm (WordNet texts).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,5 +44,7 @@ if [ ! -f "$venv/.complete" ]; then
 else
   # Same dependencies: only point the editable install at this checkout.
   quiet_pip install -q --no-deps -e "$root"
+  touch "$venv/.complete"  # its last use, for prune-venvs.sh
 fi
+bash "$root/scripts/prune-venvs.sh" "$cache/venvs" "$hash" "${VLKGE_VENV_KEEP_DAYS:-14}"
 echo "$venv"
