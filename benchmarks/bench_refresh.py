@@ -114,6 +114,9 @@ def main() -> None:
                              f"entered by new entities) = "
                              f"{predict['candidates_written'] / max(written, 1):.1%} of the full publish's "
                              f"{written:,}; mean Jaccard@{args.k} of unchanged lists {predict['jaccard_at_k']:.3f}"))
+                runs = Path(cfg.sync.runs_dir)
+                rows.append(("run directories on disk (sync.keep_runs of them per scope)", "",
+                             f"sync: {disk(runs / full.run_id)}; refresh: {disk(runs / fresh.run_id)}"))
         finally:
             server.stop()
     table = Table(title=f"Refresh vs full sync on WN18RR, {args.epochs} epochs, structure dropout "
@@ -126,6 +129,16 @@ def main() -> None:
     for r in rows:
         table.add_row(*r)
     console.print(table)
+
+
+def disk(run_dir: Path) -> str:
+    """A run directory's size, with its largest parts: ``"150 MB (features 63, train 42, ...)"``."""
+    def size(path: Path) -> int:
+        return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    parts = sorted(((size(p), p.name) for p in run_dir.iterdir()), reverse=True)
+    mb = 1 << 20
+    largest = ", ".join(f"{name} {n / mb:.0f}" for n, name in parts[:4])
+    return f"{sum(n for n, _ in parts) / mb:.0f} MB ({largest})"
 
 
 if __name__ == "__main__":
