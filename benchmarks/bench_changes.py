@@ -38,6 +38,7 @@ from vlkge_graph.graph.server import LocalServer
 from vlkge_graph.graph_filter import GraphFilter, Modalities
 from vlkge_graph.jobs.changes import FINGERPRINT_FILE, cache_snapshot_fingerprint, detect_changes
 from vlkge_graph.jobs.fingerprint import plugin_available, server_fingerprint
+from vlkge_graph.jobs.sync import RunState
 from vlkge_graph.snapshot import write_snapshot
 
 
@@ -102,6 +103,7 @@ def main() -> None:
                 load_tables(graph, base, label, progress=False)
                 exported = export_tables(graph, flt, label)
                 write_snapshot(exported, run_dir / "snapshot", source={"filter": _filter_source(flt)})
+                RunState(run_id=run_dir.name, scope=sync.scope_name).save(run_dir)  # its run.json, as a sync's
                 console.print(f"synced: {len(exported.entities):,} entities, {len(exported.triples):,} facts; "
                               f"held out {len(tables.entities) - len(base.entities):,} entities with "
                               f"{len(added.triples):,} facts")
