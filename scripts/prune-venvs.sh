@@ -13,7 +13,7 @@ old() { [ ! -e "$1" ] || [ -n "$(find "$1" -maxdepth 0 "$2" "+$days")" ]; }
 running() {  # whether a process names a path inside $1 on its command line
   local cmdline
   for cmdline in /proc/[0-9]*/cmdline; do
-    [[ $(tr '\0' ' ' < "$cmdline" 2>/dev/null) == *"$1/"* ]] && return 0
+    [[ $(tr '\0' ' ' 2>/dev/null < "$cmdline") == *"$1/"* ]] && return 0
   done
   return 1
 }
